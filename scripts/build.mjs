@@ -1,0 +1,54 @@
+// `npm run build`: the two WebAssembly builds from one AssemblyScript source
+// (SIMD and scalar), the JS bundles and the type declarations. Skips work whose
+// outputs are newer than their sources unless --force is given.
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync, existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const force = process.argv.includes("--force");
+
+function newest(dir) {
+  let t = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const s = statSync(p);
+    t = Math.max(t, s.isDirectory() ? newest(p) : s.mtimeMs);
+  }
+  return t;
+}
+const stale = (outputs, sourceTime) =>
+  force || outputs.some((o) => !existsSync(join(root, o)) || statSync(join(root, o)).mtimeMs < sourceTime);
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+mkdirSync(join(root, "build"), { recursive: true });
+const asc = join(root, "node_modules/assemblyscript/bin/asc.js");
+const asTime = Math.max(newest(join(root, "assembly")), statSync(join(root, "asconfig.json")).mtimeMs);
+for (const target of ["simd", "scalar"]) {
+  if (stale([`build/llc-${target}.wasm`], asTime)) {
+    console.error(`asc: build/llc-${target}.wasm`);
+    run(process.execPath, [asc, "--config", "asconfig.json", "--target", target]);
+  }
+}
+
+const tsTime = newest(join(root, "src"));
+const bundles = ["index", "cli"].filter((name) => existsSync(join(root, `src/${name}.ts`)));
+if (stale(bundles.map((name) => `build/${name}.js`), tsTime)) {
+  console.error(`esbuild: ${bundles.map((name) => `build/${name}.js`).join(", ")}`);
+  const common = { bundle: true, format: "esm", target: "es2022", sourcemap: true, logLevel: "warning", external: ["node:*"] };
+  for (const name of bundles) {
+    // The library bundle must stay host-neutral (DESIGN.md); only the CLI may lean on Node.
+    const platform = name === "cli" ? "node" : "neutral";
+    await build({ ...common, entryPoints: [join(root, `src/${name}.ts`)], outfile: join(root, `build/${name}.js`), platform });
+  }
+}
+if (process.argv.includes("--types") && stale(["build/types/index.d.ts"], tsTime)) {
+  console.error("tsc: build/types");
+  run(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"]);
+}

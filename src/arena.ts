@@ -1,0 +1,83 @@
+// One flat f32 parameter arena, described by named views (name, offset, shape).
+// Weights, w*, gradients, optimizer state and masks are parallel arrays of the
+// same layout, so a restriction, the SGLD update and the safetensors loader all
+// address the same offsets.
+
+export interface TensorView {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** Offset in floats from the start of the arena. */
+  readonly offset: number;
+  readonly size: number;
+}
+
+export interface Layout {
+  readonly tensors: readonly TensorView[];
+  /** Number of parameters (sum of tensor sizes). */
+  readonly size: number;
+  /** Arena length in floats: size rounded up to 8, so SIMD passes need no tail (padding has mask 0). */
+  readonly padded: number;
+}
+
+export const ARENA_ALIGN_FLOATS = 8;
+
+export function shapeSize(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export function buildLayout(specs: readonly { name: string; shape: readonly number[] }[]): Layout {
+  let offset = 0;
+  const tensors = specs.map(({ name, shape }) => {
+    const size = shapeSize(shape);
+    const view = { name, shape: [...shape], offset, size };
+    offset += size;
+    return view;
+  });
+  return { tensors, size: offset, padded: Math.ceil(offset / ARENA_ALIGN_FLOATS) * ARENA_ALIGN_FLOATS || ARENA_ALIGN_FLOATS };
+}
+
+export function findTensor(layout: Layout, name: string): TensorView | undefined {
+  return layout.tensors.find((t) => t.name === name);
+}
+
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
+}
+
+export class RestrictError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.name = "ConfigError";
+    this.field = field;
+  }
+}
+
+/**
+ * The 0/1 mask of a weight restriction (Wang et al. 2024, weight-refined LLC):
+ * null restricts nothing (every parameter moves); otherwise only the named
+ * tensors, or the elements whose mask entry is 1, move and the rest stay at w*.
+ */
+export function restrictionMask(layout: Layout, restrict: Record<string, "all" | readonly number[]> | null): Float32Array {
+  const mask = new Float32Array(layout.padded);
+  if (!restrict) {
+    mask.fill(1, 0, layout.size);
+    return mask;
+  }
+  for (const [name, spec] of Object.entries(restrict)) {
+    const field = `restrict.${name}`;
+    const view = findTensor(layout, name);
+    if (!view) throw new RestrictError(field, `no such tensor in the model (tensors: ${layout.tensors.map((t) => t.name).join(", ")})`);
+    if (spec === "all") {
+      mask.fill(1, view.offset, view.offset + view.size);
+      continue;
+    }
+    if (spec.length !== view.size)
+      throw new RestrictError(field, `expected a flattened 0/1 mask of ${view.size} entries (shape ${formatShape(view.shape)}), got ${spec.length}`);
+    spec.forEach((v, i) => {
+      if (v !== 0 && v !== 1) throw new RestrictError(`${field}[${i}]`, `expected 0 or 1, got ${JSON.stringify(v)}`);
+      mask[view.offset + i] = v;
+    });
+  }
+  return mask;
+}

@@ -1,0 +1,209 @@
+// The LLC estimator (Lau et al. 2023, §4; devinterp 1.3.2 slt/llc.py):
+//   λ̂_c = nβ · ( mean over draws of L_m(w_t) − L0 ),  per chain c,
+//   llc/mean, llc/std (ddof = 1) across chains; nβ defaults to b / ln b.
+// Refined variants (Wang et al. 2024): a restriction mask (weight-refined) and
+// the data the caller passes (data-refined) change what is sampled, not this.
+import type { Engine } from "./engine.ts";
+import type { EstimateConfig, SamplerConfig } from "./config.ts";
+import { formatShape, restrictionMask, type Layout } from "./arena.ts";
+import { modelDims, modelLayout, planModel } from "./models.ts";
+import { createChainRunner, ChainDivergedError, type ChainTraces, type Progress } from "./sampler.ts";
+import { tensorToFloat64, type Tensor } from "./io/safetensors.ts";
+
+export const ENGINE_NAME = "llc-wasm";
+export const ENGINE_VERSION = "0.1.0";
+
+/** devinterp utils.default_nbeta: b / ln b for the (effective) batch size b; 1 when b ≤ 1. */
+export function defaultNbeta(batchSize: number): number {
+  return batchSize <= 1 ? 1 : batchSize / Math.log(batchSize);
+}
+
+export class InputError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.name = "InputError";
+    this.field = field;
+  }
+}
+
+export interface EstimateInputs {
+  /** w*: tensors named as the model's layout (f32 or f64). */
+  weights: Map<string, Tensor>;
+  /** Tensors "x" [n, d_in] and "y" [n, d_out]. */
+  data: Map<string, Tensor>;
+}
+
+export interface EstimateOptions {
+  onProgress?: (p: Progress) => void;
+  /** Called after each finished chain, so a caller can save partial results. */
+  onChain?: (chain: number, traces: ChainTraces, partial: EstimateResult) => void | Promise<void>;
+  /** Traces of chains finished by an earlier, interrupted run of the same job (resume). */
+  completed?: ChainTraces[];
+  signal?: AbortSignal;
+}
+
+export interface EstimateResult {
+  "llc/mean": number;
+  "llc/std": number | null;
+  [chainKey: `llc-chain/${number}`]: number;
+  "llc/means": number[];
+  "llc/stds": (number | null)[];
+  "llc/trace": number[][];
+  "loss/trace": number[][];
+  init_loss: number;
+  nbeta: number;
+  "mala_accept/trace": (number | null)[][];
+  "mala_accept/mean": number | null;
+  "gradient_norm/trace": number[][];
+  "noise_norm/trace": number[][];
+  "distance/trace": number[][];
+  "weight_norm/trace": number[][];
+  status: "complete" | "partial" | "error";
+  error?: string;
+  chains_completed: number;
+  config: EstimateConfig;
+  engine: { name: string; version: string; variant: string };
+}
+
+/** Copy w* into a padded f32 arena, checking every tensor's presence and shape. */
+export function loadWeights(layout: Layout, weights: Map<string, Tensor>, field = "weights"): Float32Array {
+  const arena = new Float32Array(layout.padded);
+  for (const view of layout.tensors) {
+    const t = weights.get(view.name);
+    if (!t) throw new InputError(`${field}["${view.name}"]`, `missing tensor; expected shape ${formatShape(view.shape)} (model tensors: ${layout.tensors.map((v) => v.name).join(", ")})`);
+    if (t.dtype !== "F32" && t.dtype !== "F64") throw new InputError(`${field}["${view.name}"]`, `expected dtype F32 or F64, got ${t.dtype}`);
+    if (t.shape.length !== view.shape.length || t.shape.some((d, i) => d !== view.shape[i]))
+      throw new InputError(`${field}["${view.name}"]`, `expected shape ${formatShape(view.shape)}, got ${formatShape(t.shape)}`);
+    const values = t.data as Float32Array | Float64Array;
+    for (let i = 0; i < view.size; i++) {
+      if (!Number.isFinite(values[i])) throw new InputError(`${field}["${view.name}"][${i}]`, `expected a finite weight, got ${values[i]}`);
+      arena[view.offset + i] = values[i];
+    }
+  }
+  const known = new Set(layout.tensors.map((v) => v.name));
+  for (const name of weights.keys())
+    if (!known.has(name)) throw new InputError(`${field}["${name}"]`, `not a tensor of this model (expected: ${[...known].join(", ")})`);
+  return arena;
+}
+
+/** Data tensors x [n, d_in], y [n, d_out] as f32, checked against the model. */
+export function loadData(data: Map<string, Tensor>, dIn: number, dOut: number, field = "data"): { x: Float32Array; y: Float32Array; n: number } {
+  const get = (name: "x" | "y", width: number) => {
+    const t = data.get(name);
+    if (!t) throw new InputError(`${field}["${name}"]`, `missing tensor; expected shape [n, ${width}] (present: ${[...data.keys()].join(", ") || "none"})`);
+    const ok = (t.shape.length === 2 && t.shape[1] === width) || (t.shape.length === 1 && width === 1);
+    if (!ok) throw new InputError(`${field}["${name}"]`, `expected shape [n, ${width}], got ${formatShape(t.shape)}`);
+    const values = Float32Array.from(tensorToFloat64(t));
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new InputError(`${field}["${name}"]`, `expected finite values, element ${bad} is ${values[bad]}`);
+    return { values, n: t.shape[0] };
+  };
+  const x = get("x", dIn);
+  const y = get("y", dOut);
+  if (x.n !== y.n) throw new InputError(`${field}["y"]`, `expected ${x.n} rows to match x, got ${y.n}`);
+  if (x.n < 1) throw new InputError(`${field}["x"]`, "expected at least one row");
+  return { x: x.values, y: y.values, n: x.n };
+}
+
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Sample standard deviation (ddof = 1, torch's default); null for fewer than 2 values. */
+export function sampleStd(xs: readonly number[]): number | null {
+  if (xs.length < 2) return null;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) * (x - m), 0) / (xs.length - 1));
+}
+
+/** Summarize chain traces into devinterp's result keys. */
+export function summarize(traces: ChainTraces[], initLoss: number, nbeta: number, config: EstimateConfig, variant: string, status: EstimateResult["status"]): EstimateResult {
+  const perChain = traces.map((t) => nbeta * (mean(t.loss) - initLoss));
+  const online = traces.map((t) => t.loss.map((l) => nbeta * (l - initLoss)));
+  const draws = Math.min(...online.map((o) => o.length));
+  const column = (d: number) => online.map((o) => o[d]);
+  const accepted = traces.flatMap((t) => t.mala.filter((a): a is number => a !== null));
+  const result = {
+    "llc/mean": perChain.length ? mean(perChain) : NaN,
+    "llc/std": sampleStd(perChain),
+    "llc/means": Array.from({ length: Number.isFinite(draws) ? draws : 0 }, (_, d) => mean(column(d))),
+    "llc/stds": Array.from({ length: Number.isFinite(draws) ? draws : 0 }, (_, d) => sampleStd(column(d))),
+    "llc/trace": online,
+    "loss/trace": traces.map((t) => t.loss),
+    init_loss: initLoss,
+    nbeta,
+    "mala_accept/trace": traces.map((t) => t.mala),
+    "mala_accept/mean": accepted.length ? mean(accepted) : null,
+    "gradient_norm/trace": traces.map((t) => t.gradientNorm),
+    "noise_norm/trace": traces.map((t) => t.noiseNorm),
+    "distance/trace": traces.map((t) => t.distance),
+    "weight_norm/trace": traces.map((t) => t.weightNorm),
+    status,
+    chains_completed: traces.length,
+    config,
+    engine: { name: ENGINE_NAME, version: ENGINE_VERSION, variant },
+  } as EstimateResult;
+  perChain.forEach((v, i) => (result[`llc-chain/${i}`] = v));
+  return result;
+}
+
+export function resolveNbeta(sampler: SamplerConfig): number {
+  return sampler.nbeta === "default" ? defaultNbeta(sampler.batch_size) : sampler.nbeta;
+}
+
+export class EstimateError extends Error {
+  readonly partial: EstimateResult;
+  constructor(cause: Error, partial: EstimateResult) {
+    super(cause.message);
+    this.name = cause.name;
+    this.cause = cause;
+    this.partial = partial;
+  }
+}
+
+/**
+ * Estimate the (refined) LLC of `config.model` at w* = inputs.weights on
+ * inputs.data. Chains run one after another in this engine instance; each
+ * chain's bits depend only on (seed, chain index), so results do not depend on
+ * how chains are scheduled. A diverging chain raises EstimateError whose
+ * `partial` result holds every draw taken before it.
+ */
+export async function estimate(engine: Engine, config: EstimateConfig, inputs: EstimateInputs, options: EstimateOptions = {}): Promise<EstimateResult> {
+  const { sampler } = config;
+  const layout = modelLayout(config.model);
+  const wStar = loadWeights(layout, inputs.weights);
+  const mask = restrictionMask(layout, config.restrict);
+  const { dIn, dOut } = modelDims(config.model);
+  const { x, y, n } = loadData(inputs.data, dIn, dOut);
+  if (sampler.batch_size > n) throw new InputError("sampler.batch_size", `expected at most the number of data rows (${n}), got ${sampler.batch_size}`);
+  const nbeta = resolveNbeta(sampler);
+
+  const params = engine.allocF32(layout.padded);
+  const grads = engine.allocF32(layout.padded);
+  const model = planModel(engine, config.model, layout, params, grads, sampler.batch_size);
+  const runner = createChainRunner({ engine, model, sampler, nbeta, wStar, mask, x, y, n, params, grads });
+
+  // L0 at w* (devinterp get_init_loss_multi_batch): the first `chains` batches in
+  // dataset order, at most the whole data set once; or the full data; or given.
+  engine.f32(params, layout.padded).set(wStar);
+  const initLoss =
+    typeof sampler.init_loss === "number" ? sampler.init_loss
+    : sampler.init_loss === "full" ? runner.datasetLoss(0, n)
+    : runner.datasetLoss(0, Math.min(sampler.chains * sampler.batch_size, n));
+  if (!Number.isFinite(initLoss)) throw new InputError("weights", `the loss at w* is ${initLoss}; expected a finite init loss`);
+
+  const traces: ChainTraces[] = [...(options.completed ?? [])];
+  for (let chain = traces.length; chain < sampler.chains; chain++) {
+    try {
+      traces.push(runner.run(chain, options.onProgress, options.signal));
+    } catch (e) {
+      if (e instanceof ChainDivergedError) {
+        const partial = summarize([...traces, e.traces], initLoss, nbeta, config, engine.variant, "error");
+        partial.error = e.message;
+        throw new EstimateError(e, partial);
+      }
+      throw e;
+    }
+    if (options.onChain) await options.onChain(chain, traces[chain], summarize(traces, initLoss, nbeta, config, engine.variant, "partial"));
+  }
+  return summarize(traces, initLoss, nbeta, config, engine.variant, "complete");
+}

@@ -1,0 +1,28 @@
+// Shared by the tests: both builds of the engine, and seeded test data made
+// without Math.random so every failure reproduces.
+import { createEngine, type Engine, type Variant } from "../src/engine.ts";
+import { nodeHost } from "../src/platform/node.ts";
+
+export const VARIANTS: Variant[] = ["simd", "scalar"];
+
+export async function loadEngine(variant: Variant): Promise<Engine> {
+  return createEngine(await nodeHost.wasmBytes(variant), variant);
+}
+
+/** Deterministic uniform numbers in [-1, 1) (mulberry32), for filling test inputs. */
+export function seededUniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+
+export function fillUniform(view: Float32Array, seed: number): Float32Array {
+  const u = seededUniform(seed);
+  for (let i = 0; i < view.length; i++) view[i] = u();
+  return view;
+}
