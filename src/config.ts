@@ -1,0 +1,556 @@
+// The estimate config: parsed and validated once, at the edge (CLI file or library
+// call). Everything downstream receives the resolved object, with every default
+// filled in, and trusts it without re-checking.
+//
+// Each rejection is a ConfigError whose message starts with the dotted path of the
+// offending field and says what was expected and what was found, e.g.
+//   sampler.epsilon: expected a positive finite number, got -1
+// because "invalid config" alone does not tell anyone which of twenty fields is wrong.
+//
+// The validators (expectNumber, expectInteger, expectOneOf, expectObject, ...) are
+// exported so that other configs (the transformer config, later) produce the same
+// messages instead of growing their own dialect.
+//
+// Host-neutral: plain ECMAScript only.
+
+// ── errors ──────────────────────────────────────────────────────────────────
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  /** Dotted path of the offending field ("sampler.epsilon", "model.sizes[1]"); "" for the config as a whole. */
+  readonly field: string;
+  /** The message without the leading field path: what was expected and what was found. */
+  readonly detail: string;
+  /** The file or other origin the config came from, when known (set by parseConfigText). */
+  readonly source?: string;
+
+  constructor(field: string, detail: string, options: { source?: string; cause?: unknown } = {}) {
+    // The whole config has no field path of its own, so it is named by where it came from.
+    const label = field !== "" ? field : (options.source ?? "config");
+    const origin = field !== "" && options.source !== undefined ? ` (in ${options.source})` : "";
+    super(`${label}: ${detail}${origin}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.field = field;
+    this.detail = detail;
+    if (options.source !== undefined) this.source = options.source;
+  }
+}
+
+// ── describing values and paths ─────────────────────────────────────────────
+
+const PREVIEW_LIMIT = 60;
+
+/**
+ * A short, JSON-like rendering of a found value for error messages, cut to about
+ * 60 characters. Unlike JSON.stringify it keeps NaN and Infinity visible (JSON
+ * would print null) and never walks more of a large array than it shows.
+ */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing";
+  let out = "";
+  // Returns false once the preview is long enough, so big inputs stop early.
+  const write = (text: string): boolean => {
+    out += text;
+    return out.length <= PREVIEW_LIMIT;
+  };
+  const emit = (item: unknown): boolean => {
+    if (typeof item === "string") {
+      return write(JSON.stringify(item.length > PREVIEW_LIMIT ? item.slice(0, PREVIEW_LIMIT) : item));
+    }
+    if (typeof item === "number") return write(Number.isFinite(item) ? JSON.stringify(item) : String(item));
+    if (typeof item === "bigint") return write(`${item}n`);
+    if (item === null || typeof item === "boolean" || item === undefined) return write(String(item));
+    if (typeof item === "function") return write("a function");
+    if (typeof item === "symbol") return write(String(item));
+    if (Array.isArray(item)) {
+      if (!write("[")) return false;
+      for (let i = 0; i < item.length; i++) {
+        if (i > 0 && !write(",")) return false;
+        if (!emit(item[i])) return false;
+      }
+      return write("]");
+    }
+    if (isPlainObject(item)) {
+      if (!write("{")) return false;
+      let first = true;
+      for (const key of Object.keys(item)) {
+        if (!first && !write(",")) return false;
+        first = false;
+        if (!write(`${JSON.stringify(key)}:`) || !emit(item[key])) return false;
+      }
+      return write("}");
+    }
+    const typeName = (item as { constructor?: { name?: unknown } }).constructor?.name;
+    return write(typeof typeName === "string" && typeName !== "" ? `a ${typeName}` : "an object");
+  };
+  emit(value);
+  return out.length > PREVIEW_LIMIT ? `${out.slice(0, PREVIEW_LIMIT - 1)}…` : out;
+}
+
+/** The path of `key` inside the field `parent` ("" is the config itself). */
+export function joinField(parent: string, key: string): string {
+  return parent === "" ? key : `${parent}.${key}`;
+}
+
+/** The path of element `index` of the array field `parent`. */
+export function elementField(parent: string, index: number): string {
+  return `${parent}[${index}]`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  // toString rather than a prototype check, so objects from another realm
+  // (a vm context, an iframe) are accepted; Map, Date, arrays and typed arrays are not.
+  return typeof value === "object" && value !== null && Object.prototype.toString.call(value) === "[object Object]";
+}
+
+function fail(field: string, expected: string, found: unknown, hint = ""): never {
+  throw new ConfigError(field, `expected ${expected}, got ${describeValue(found)}${hint}`);
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+const SUGGESTION_DISTANCE = 2;
+
+/** The known name closest to `name`, if within edit distance 2 (case ignored); the earliest wins ties. */
+export function closestName(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = SUGGESTION_DISTANCE + 1;
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+// ── validators ──────────────────────────────────────────────────────────────
+
+/** Bounds for expectNumber / expectInteger; min/max are inclusive, greaterThan/lessThan exclusive. */
+export interface NumberRange {
+  min?: number;
+  max?: number;
+  greaterThan?: number;
+  lessThan?: number;
+}
+
+function inRange(value: number, range: NumberRange): boolean {
+  return (
+    (range.min === undefined || value >= range.min) &&
+    (range.max === undefined || value <= range.max) &&
+    (range.greaterThan === undefined || value > range.greaterThan) &&
+    (range.lessThan === undefined || value < range.lessThan)
+  );
+}
+
+/** "a positive finite number", "an integer >= 1", "a finite number in (0, 1)", ... */
+export function describeRange(range: NumberRange, integer: boolean): string {
+  const noun = integer ? "integer" : "finite number";
+  const article = integer ? "an" : "a";
+  const low = range.greaterThan ?? range.min;
+  const high = range.lessThan ?? range.max;
+  if (low !== undefined && high !== undefined) {
+    const open = range.greaterThan !== undefined ? "(" : "[";
+    const close = range.lessThan !== undefined ? ")" : "]";
+    return `${article} ${noun} in ${open}${low}, ${high}${close}`;
+  }
+  if (range.greaterThan === 0 && high === undefined) return `a positive ${noun}`;
+  if (range.greaterThan !== undefined) return `${article} ${noun} > ${range.greaterThan}`;
+  if (range.min !== undefined) return `${article} ${noun} >= ${range.min}`;
+  if (range.lessThan !== undefined) return `${article} ${noun} < ${range.lessThan}`;
+  if (range.max !== undefined) return `${article} ${noun} <= ${range.max}`;
+  return `${article} ${noun}`;
+}
+
+/** A finite number within `range`. NaN and ±Infinity are always rejected. */
+export function expectNumber(value: unknown, field: string, range: NumberRange = {}): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || !inRange(value, range)) {
+    fail(field, describeRange(range, false), value);
+  }
+  return value;
+}
+
+/** A safe integer (|n| ≤ 2^53 − 1) within `range`; -0 comes back as 0. */
+export function expectInteger(value: unknown, field: string, range: NumberRange = {}): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || !inRange(value, range)) {
+    fail(field, describeRange(range, true), value);
+  }
+  if (!Number.isSafeInteger(value)) {
+    // 1e300 is an integer to JavaScript, but not one it can count to exactly.
+    fail(field, describeRange(range, true), value, " (beyond 2^53 - 1, the largest exactly representable integer)");
+  }
+  return value === 0 ? 0 : value;
+}
+
+function didYouMean(value: unknown, choices: readonly unknown[]): string {
+  if (typeof value !== "string") return "";
+  const names = choices.filter((choice): choice is string => typeof choice === "string");
+  const suggestion = closestName(value, names);
+  return suggestion === undefined ? "" : `; did you mean ${JSON.stringify(suggestion)}?`;
+}
+
+function listChoices(choices: readonly unknown[]): string {
+  return choices.map((choice) => JSON.stringify(choice)).join(", ");
+}
+
+/** One of the given literal values (compared with ===). */
+export function expectOneOf<const T extends string | number | boolean | null>(
+  value: unknown,
+  field: string,
+  choices: readonly T[],
+): T {
+  if (!(choices as readonly unknown[]).includes(value)) {
+    const expected = choices.length === 1 ? listChoices(choices) : `one of ${listChoices(choices)}`;
+    fail(field, expected, value, didYouMean(value, choices));
+  }
+  return value as T;
+}
+
+/**
+ * One of the given literals, or a finite number within `range`: the shape of
+ * nbeta ("default" | number), bounding_box (null | number), init_loss, ...
+ */
+export function expectNumberOr<const T extends string | null>(
+  value: unknown,
+  field: string,
+  literals: readonly T[],
+  range: NumberRange = {},
+): T | number {
+  if ((literals as readonly unknown[]).includes(value)) return value as T;
+  if (typeof value === "number" && Number.isFinite(value) && inRange(value, range)) return value;
+  fail(field, `${listChoices(literals)} or ${describeRange(range, false)}`, value, didYouMean(value, literals));
+}
+
+export function expectString(value: unknown, field: string, options: { nonEmpty?: boolean } = {}): string {
+  if (typeof value !== "string" || (options.nonEmpty === true && value === "")) {
+    fail(field, options.nonEmpty === true ? "a non-empty string" : "a string", value);
+  }
+  return value;
+}
+
+export function expectBoolean(value: unknown, field: string): boolean {
+  if (typeof value !== "boolean") fail(field, "true or false", value);
+  return value;
+}
+
+/**
+ * An array whose elements each pass `element` (called with the element's own path,
+ * "field[i]"); returns a fresh array. Holes count as undefined elements.
+ */
+export function expectArrayOf<T>(
+  value: unknown,
+  field: string,
+  element: (item: unknown, itemField: string) => T,
+  options: { minLength?: number; expected?: string } = {},
+): T[] {
+  const minLength = options.minLength ?? 0;
+  const expected =
+    options.expected ?? (minLength === 0 ? "an array" : minLength === 1 ? "a non-empty array" : `an array of at least ${minLength} elements`);
+  if (!Array.isArray(value)) fail(field, expected, value);
+  if (value.length < minLength) fail(field, expected, value, ` (${value.length} element${value.length === 1 ? "" : "s"})`);
+  const result: T[] = new Array(value.length);
+  for (let i = 0; i < value.length; i++) result[i] = element(value[i], elementField(field, i));
+  return result;
+}
+
+/**
+ * A plain object, with keys drawn from any set (a map such as restrict). Returns
+ * a snapshot of its own enumerable properties, so inherited ones ("constructor",
+ * "toString") can never be mistaken for fields.
+ */
+export function expectRecord(value: unknown, field: string): Record<string, unknown> {
+  if (!isPlainObject(value)) fail(field, "an object", value);
+  const fields: Record<string, unknown> = Object.create(null);
+  for (const key of Object.keys(value)) fields[key] = value[key];
+  return fields;
+}
+
+/**
+ * A plain object with no keys outside `knownKeys` (an unknown key is almost always
+ * a typo, and silently ignoring it would run with a default the user meant to
+ * change). `aliases` maps names used elsewhere (e.g. devinterp's) to ours, for the
+ * suggestion. Returns the same kind of snapshot as expectRecord.
+ */
+export function expectObject(
+  value: unknown,
+  field: string,
+  knownKeys: readonly string[],
+  options: { aliases?: Readonly<Record<string, string>> } = {},
+): Record<string, unknown> {
+  const fields = expectRecord(value, field);
+  for (const key of Object.keys(fields)) {
+    if (!knownKeys.includes(key)) throwUnknownField(joinField(field, key), key, knownKeys, options.aliases);
+  }
+  return fields;
+}
+
+function throwUnknownField(
+  field: string,
+  key: string,
+  knownKeys: readonly string[],
+  aliases: Readonly<Record<string, string>> = {},
+  note = "",
+): never {
+  const suggestion = (Object.hasOwn(aliases, key) ? aliases[key] : undefined) ?? closestName(key, knownKeys);
+  const hint = suggestion === undefined ? "" : `, did you mean ${suggestion}?`;
+  throw new ConfigError(field, `unknown field${note}${hint} (known: ${knownKeys.join(", ")})`);
+}
+
+/** `fallback` when the field is absent (undefined), else `parse(value)`. */
+function orDefault<T>(value: unknown, fallback: T, parse: (value: unknown) => T): T {
+  return value === undefined ? fallback : parse(value);
+}
+
+// ── the config ──────────────────────────────────────────────────────────────
+
+export type Activation = "identity" | "relu" | "tanh";
+
+export type ModelConfig =
+  | { kind: "mlp"; sizes: number[]; activation: Activation; bias: boolean }
+  | { kind: "polynomial"; powers: number[] };
+
+export interface SamplerConfig {
+  method: "sgld" | "rmsprop_sgld";
+  /** Step size (devinterp's lr). */
+  epsilon: number;
+  /** Localization strength pulling samples toward w*. */
+  gamma: number;
+  /** Inverse temperature times n; "default" means b / ln b for batch size b. */
+  nbeta: number | "default";
+  chains: number;
+  draws: number;
+  burnin: number;
+  /** Steps between kept draws (devinterp's num_steps_bw_draws). */
+  thin: number;
+  batch_size: number;
+  seed: number;
+  noise_level: number;
+  weight_decay: number;
+  bounding_box: number | null;
+  /** How L(w*) is measured: mean over the first batches, over the full data, or given. */
+  init_loss: "batches" | "full" | number;
+  /** RMSprop decay (rmsprop_sgld only). */
+  alpha: number;
+  /** RMSprop eps (rmsprop_sgld only). */
+  eps: number;
+  workers: number;
+}
+
+/** Tensor name → "all" its entries, or a flat 0/1 mask over them. */
+export type Restriction = Record<string, "all" | number[]>;
+
+export interface EstimateConfig {
+  name?: string;
+  model: ModelConfig;
+  loss: "mse";
+  /** Path of the weights w* around which the LLC is estimated. */
+  weights: string;
+  /** Path of the data (tensors x, y). */
+  data: string;
+  sampler: SamplerConfig;
+  restrict: Restriction | null;
+}
+
+/** Frozen: shared by every parse, so nobody may change it under the others. */
+export const SAMPLER_DEFAULTS: SamplerConfig = Object.freeze({
+  method: "sgld",
+  epsilon: 1e-4,
+  gamma: 100,
+  nbeta: "default",
+  chains: 4,
+  draws: 200,
+  burnin: 0,
+  thin: 1,
+  batch_size: 64,
+  seed: 0,
+  noise_level: 1,
+  weight_decay: 0,
+  bounding_box: null,
+  init_loss: "batches",
+  alpha: 0.99,
+  eps: 0.1,
+  workers: 1,
+});
+
+const SAMPLER_KEYS = Object.keys(SAMPLER_DEFAULTS);
+
+// What devinterp 1.3.2 calls these, so a config ported from Python gets pointed at our name.
+const DEVINTERP_SAMPLER_NAMES: Readonly<Record<string, string>> = {
+  lr: "epsilon",
+  localization: "gamma",
+  temperature: "nbeta",
+  num_chains: "chains",
+  num_draws: "draws",
+  num_burnin_steps: "burnin",
+  num_steps_bw_draws: "thin",
+  bounding_box_size: "bounding_box",
+  cores: "workers",
+  sampling_method: "method",
+};
+
+const SEED_MAX = 2 ** 32 - 1;
+
+/** Validates a sampler section and fills its defaults; undefined means all defaults. */
+export function parseSamplerConfig(raw: unknown, path = "sampler"): SamplerConfig {
+  if (raw === undefined) return { ...SAMPLER_DEFAULTS };
+  const f = expectObject(raw, path, SAMPLER_KEYS, { aliases: DEVINTERP_SAMPLER_NAMES });
+  const d = SAMPLER_DEFAULTS;
+  const at = (key: keyof SamplerConfig) => joinField(path, key);
+  const positive: NumberRange = { greaterThan: 0 };
+  const nonNegative: NumberRange = { min: 0 };
+  const atLeastOne: NumberRange = { min: 1 };
+  return {
+    method: orDefault(f.method, d.method, (v) => expectOneOf(v, at("method"), ["sgld", "rmsprop_sgld"])),
+    epsilon: orDefault(f.epsilon, d.epsilon, (v) => expectNumber(v, at("epsilon"), positive)),
+    gamma: orDefault(f.gamma, d.gamma, (v) => expectNumber(v, at("gamma"), nonNegative)),
+    nbeta: orDefault(f.nbeta, d.nbeta, (v) => expectNumberOr(v, at("nbeta"), ["default"], positive)),
+    chains: orDefault(f.chains, d.chains, (v) => expectInteger(v, at("chains"), atLeastOne)),
+    draws: orDefault(f.draws, d.draws, (v) => expectInteger(v, at("draws"), atLeastOne)),
+    burnin: orDefault(f.burnin, d.burnin, (v) => expectInteger(v, at("burnin"), nonNegative)),
+    thin: orDefault(f.thin, d.thin, (v) => expectInteger(v, at("thin"), atLeastOne)),
+    batch_size: orDefault(f.batch_size, d.batch_size, (v) => expectInteger(v, at("batch_size"), atLeastOne)),
+    seed: orDefault(f.seed, d.seed, (v) => expectInteger(v, at("seed"), { min: 0, max: SEED_MAX })),
+    noise_level: orDefault(f.noise_level, d.noise_level, (v) => expectNumber(v, at("noise_level"), nonNegative)),
+    weight_decay: orDefault(f.weight_decay, d.weight_decay, (v) => expectNumber(v, at("weight_decay"), nonNegative)),
+    bounding_box: orDefault(f.bounding_box, d.bounding_box, (v) => expectNumberOr(v, at("bounding_box"), [null], positive)),
+    init_loss: orDefault(f.init_loss, d.init_loss, (v) => expectNumberOr(v, at("init_loss"), ["batches", "full"])),
+    alpha: orDefault(f.alpha, d.alpha, (v) => expectNumber(v, at("alpha"), { greaterThan: 0, lessThan: 1 })),
+    eps: orDefault(f.eps, d.eps, (v) => expectNumber(v, at("eps"), positive)),
+    workers: orDefault(f.workers, d.workers, (v) => expectInteger(v, at("workers"), atLeastOne)),
+  };
+}
+
+/** Total SGLD steps per chain (devinterp's num_steps): burn-in, then `thin` steps per kept draw. */
+export function samplerSteps(s: SamplerConfig): number {
+  return s.burnin + s.draws * s.thin;
+}
+
+const MLP_KEYS = ["kind", "sizes", "activation", "bias"] as const;
+const POLYNOMIAL_KEYS = ["kind", "powers"] as const;
+// Keys are first checked against every model's keys, so a typo of "kind" itself
+// is reported as a typo rather than as a missing kind.
+const ANY_MODEL_KEYS = [...new Set<string>([...MLP_KEYS, ...POLYNOMIAL_KEYS])];
+
+function parseModel(raw: unknown, path: string): ModelConfig {
+  const f = expectObject(raw, path, ANY_MODEL_KEYS);
+  const kind = expectOneOf(f.kind, joinField(path, "kind"), ["mlp", "polynomial"]);
+  const keysOfKind: readonly string[] = kind === "mlp" ? MLP_KEYS : POLYNOMIAL_KEYS;
+  for (const key of Object.keys(f)) {
+    if (!keysOfKind.includes(key)) throwUnknownField(joinField(path, key), key, keysOfKind, {}, ` for a "${kind}" model`);
+  }
+  if (kind === "polynomial") {
+    return {
+      kind,
+      powers: expectArrayOf(f.powers, joinField(path, "powers"), (v, at) => expectNumber(v, at, { min: 0 }), {
+        minLength: 1,
+        expected: "a non-empty array of finite numbers >= 0",
+      }),
+    };
+  }
+  return {
+    kind,
+    sizes: expectArrayOf(f.sizes, joinField(path, "sizes"), (v, at) => expectInteger(v, at, { min: 1 }), {
+      minLength: 2,
+      expected: "an array of at least 2 layer widths (input and output included)",
+    }),
+    activation: orDefault(f.activation, "identity" as Activation, (v) =>
+      expectOneOf(v, joinField(path, "activation"), ["identity", "relu", "tanh"]),
+    ),
+    bias: orDefault(f.bias, true, (v) => expectBoolean(v, joinField(path, "bias"))),
+  };
+}
+
+const MASK_EXPECTED = '"all" or a non-empty array of 0/1 numbers';
+
+function parseRestriction(raw: unknown, path: string): Restriction | null {
+  if (raw === null) return null;
+  const entries = Object.entries(expectRecord(raw, path)).map(([name, value]) => {
+    const at = joinField(path, name);
+    if (value === "all") return [name, "all"] as const;
+    if (!Array.isArray(value) || value.length === 0) fail(at, MASK_EXPECTED, value, didYouMean(value, ["all"]));
+    return [name, expectArrayOf(value, at, (v, bitAt) => expectOneOf(v, bitAt, [0, 1]))] as const;
+  });
+  // fromEntries defines own properties, so even a tensor named "__proto__" survives.
+  return Object.fromEntries(entries);
+}
+
+const TOP_LEVEL_KEYS = ["$schema", "comment", "name", "model", "loss", "weights", "data", "sampler", "restrict"];
+
+function required(value: unknown, field: string, expected: string): unknown {
+  if (value === undefined) throw new ConfigError(field, `expected ${expected}, got nothing (the field is required)`);
+  return value;
+}
+
+/**
+ * Validates an estimate config (parsed JSON or a literal from the library API) and
+ * fills every default. Returns a fresh object sharing nothing with `raw`, which is
+ * never modified. Throws ConfigError on the first problem found.
+ */
+export function parseConfig(raw: unknown): EstimateConfig {
+  const f = expectObject(raw, "", TOP_LEVEL_KEYS);
+  // $schema and comment are for editors and humans; checked only so a stray
+  // number there is reported rather than silently carried.
+  if (f.$schema !== undefined) expectString(f.$schema, "$schema");
+  if (f.comment !== undefined) expectString(f.comment, "comment");
+  const pathExpected = "a non-empty string (a file path)";
+  const config: EstimateConfig = {
+    model: parseModel(required(f.model, "model", 'an object such as {"kind": "mlp", "sizes": [...]}'), "model"),
+    loss: orDefault(f.loss, "mse" as const, (v) => expectOneOf(v, "loss", ["mse"])),
+    weights: expectString(required(f.weights, "weights", pathExpected), "weights", { nonEmpty: true }),
+    data: expectString(required(f.data, "data", pathExpected), "data", { nonEmpty: true }),
+    sampler: parseSamplerConfig(f.sampler, "sampler"),
+    restrict: orDefault(f.restrict, null, (v) => parseRestriction(v, "restrict")),
+  };
+  if (f.name !== undefined) return { name: expectString(f.name, "name"), ...config };
+  return config;
+}
+
+/** Where JSON.parse stopped, as 1-based line and column, if the engine's message says. */
+function syntaxErrorLocation(message: string, text: string): { line: number; column: number } | undefined {
+  // V8 and JavaScriptCore report an offset ("at position 42"); SpiderMonkey and
+  // newer V8 report "line 3 column 5" directly.
+  const lineColumn = /line (\d+) column (\d+)/.exec(message);
+  if (lineColumn) return { line: Number(lineColumn[1]), column: Number(lineColumn[2]) };
+  const position = /position (\d+)/.exec(message);
+  if (!position) return undefined;
+  const before = text.slice(0, Number(position[1]));
+  const lineStart = before.lastIndexOf("\n") + 1;
+  return { line: before.split("\n").length, column: before.length - lineStart + 1 };
+}
+
+/**
+ * Parses JSON text, then validates it as parseConfig does. Syntax errors become a
+ * ConfigError with field "" whose message names `source` and the line and column;
+ * validation errors also name `source`.
+ */
+export function parseConfigText(text: string, source = "config"): EstimateConfig {
+  // Editors on Windows like to save a byte-order mark, which JSON.parse rejects.
+  const json = text.startsWith("\uFEFF") ? text.slice(1) : text;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const location = syntaxErrorLocation(message, json);
+    const where = location ? ` at line ${location.line}, column ${location.column}` : "";
+    throw new ConfigError("", `invalid JSON${where}: ${message}`, { source, cause: error });
+  }
+  try {
+    return parseConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(error.field, error.detail, { source, cause: error });
+    throw error;
+  }
+}
