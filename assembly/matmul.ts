@@ -8,28 +8,34 @@
 // output element and walks k in the same order as the scalar loop, so the SIMD
 // build, the scalar build and a JS reference using Math.fround after every
 // multiply and add give bit-identical results on every engine (research notes
-// §3.2). Tiling over M and N and the order in which tiles are visited are free;
-// anything that changes the per-element sequence of additions is not.
+// §3.2). Tiling over M and N, the order in which tiles are visited and copying
+// operands into packed layouts are free; anything that changes the sequence
+// of additions into one element is not.
 //
 // One source serves both builds: `ASC_FEATURE_SIMD` is a compile-time constant,
-// so in the scalar build the v128 branch is dropped and the scalar loop at the
-// end of `product` computes every column.
+// so in the scalar build every v128 branch is dropped and the scalar loop at
+// the end of `product` computes all columns.
 //
 // Layout. Matrices are row-major f32; pointers are byte addresses. Inside this
-// file every operand is described by byte strides, so one driver serves all
+// file each operand is described by byte strides, so one driver serves all
 // three products:
 //     A element (i,k) lives at  A + i*aRowStride + k*aKStride
 //     B element (k,j) lives at  B + k*bKStride   + j*bColStride
+// In every product one of A's strides and one of B's strides is 4 bytes.
 //
-// SIMD plan (research notes §1.1, §1.3). Columns are covered by 8-wide panels,
-// then one 4-wide panel if N%8 >= 4, then at most 3 scalar columns. The 4x8
-// microkernel keeps 8 f32x4 accumulators (4 rows × 2 vectors), broadcasts one A
-// element per row with v128.load32_splat and loads two B vectors per k: 8
-// accumulators + 2 B + 1 splat + 1 temporary = 12 of the 15 SIMD registers V8
-// can allocate on x64, so nothing spills. Leftover rows (M%4) use 1-row tiles.
-// B is packed into [panel][K][8] (and [K][4] for the 4-wide panel) in the
-// caller's scratch, so each k step reads 32 contiguous bytes; A·Bᵀ always packs,
-// because packing is where Bᵀ gets transposed.
+// SIMD plan (research notes §1.1, §1.3). Columns are covered by 8-wide B
+// panels, then one 4-wide panel if N%8 >= 4, then at most 3 scalar columns.
+// The 4x8 microkernel keeps 8 f32x4 accumulators (4 rows × 2 vectors),
+// broadcasts one A element per row with v128.load32_splat and loads two B
+// vectors per k: 8 accumulators + 2 B + the splats stay within the 15 SIMD
+// registers V8 allocates on x64. Leftover rows (M%4) use 1-row tiles.
+// Two packed copies live in the caller's scratch:
+//   - B as [panel][K][8] (and [K][4] for the 4-wide panel): each k step reads
+//     32 contiguous bytes, and A·Bᵀ gets its transpose here;
+//   - the current 4 rows of A as [K][4]: the four splats of one k come from one
+//     pointer with immediate offsets, whatever the product's A layout. Fewer
+//     address computations per k measured ~15% faster in V8 than four row
+//     pointers (unrolling k instead made V8 hoist loads and spill).
 
 /** Bytes per f32. */
 const F32: usize = 4;
@@ -37,16 +43,17 @@ const F32: usize = 4;
 /**
  * Pack B for A·B / Aᵀ·B only when a packed panel is reused by at least this
  * many rows: a 4-row tile reads every B element once per k, so for M < 8 the
- * copy costs about as much as the product it would speed up.
+ * copy costs about as much as the product it would speed up. (A·Bᵀ always
+ * packs: its B columns are not contiguous.)
  */
-const PACK_MIN_ROWS: i32 = 8;
+const PACK_B_MIN_ROWS: i32 = 8;
 
 /**
- * Bytes of packed B panels visited together by every row tile before moving on
- * to the next group. Sized to stay in a 32–48 KiB L1 data cache next to one 4-row
- * strip of A, so a tall-skinny A streams from memory only once.
+ * Bytes of packed B panels that every 4-row strip of A visits before moving on
+ * to the next group of panels. A group that fits in L2 is read from there once
+ * per strip, while the strip itself (4·K floats) stays in L1.
  */
-const PANEL_GROUP_BYTES: i32 = 32 * 1024;
+const PANEL_GROUP_BYTES: i32 = 128 * 1024;
 
 /** Columns computed by SIMD panels: all 8-wide panels, plus one 4-wide panel if N%8 >= 4. */
 // @ts-ignore: decorator
@@ -71,12 +78,14 @@ export function matmulAtB(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32, 
 
 /**
  * Scratch bytes that matmulAB, matmulABt or matmulAtB may use for this shape:
- * the packed B panels. The same value in both builds (the scalar build needs
- * none), so a caller can plan memory without knowing the variant.
+ * packed B panels plus one packed 4-row strip of A. The same value in both
+ * builds (the scalar build uses none), so a caller can plan memory without
+ * knowing the variant.
  */
 export function matmulScratchBytes(M: i32, N: i32, K: i32): i32 {
   if (M <= 0 || N <= 0 || K <= 0) return 0;
-  return simdColumns(N) * K * <i32>F32;
+  const columns = simdColumns(N);
+  return columns > 0 ? (columns + 4) * K * <i32>F32 : 0;
 }
 
 /** The shared driver; see the layout comment at the top of the file. */
@@ -91,30 +100,7 @@ function product(
   if (ASC_FEATURE_SIMD) {
     const vectorColumns = simdColumns(N);
     if (vectorColumns > 0) {
-      // Where each panel starts, the distance between panels, and the byte step
-      // per k inside a panel: either packed in scratch, or B itself when its
-      // rows are contiguous and too few rows of A would reuse a packed copy.
-      let panels: usize, panelStep: usize, panelKStride: usize;
-      let quadPanel: usize, quadKStride: usize;
-      const fullPanels = N >> 3;
-      if (bColStride != F32 || M >= PACK_MIN_ROWS) {
-        packB(scratch, B, bKStride, bColStride, N, K);
-        panels = scratch;
-        panelStep = <usize>K * 32;
-        panelKStride = 32;
-        quadPanel = scratch + <usize>fullPanels * panelStep;
-        quadKStride = 16;
-      } else {
-        panels = B;
-        panelStep = 32;
-        panelKStride = bKStride;
-        quadPanel = B + <usize>fullPanels * 32;
-        quadKStride = bKStride;
-      }
-      simdPanels(C, cRowStride, A, aRowStride, aKStride, panels, panelStep, panelKStride, fullPanels, M, K, accumulate);
-      if ((N & 7) >= 4) {
-        simdQuadPanel(C + <usize>fullPanels * 32, cRowStride, A, aRowStride, aKStride, quadPanel, quadKStride, M, K, accumulate);
-      }
+      simdProduct(C, cRowStride, A, aRowStride, aKStride, B, bKStride, bColStride, M, N, K, accumulate, scratch);
       firstScalarColumn = vectorColumns;
     }
   }
@@ -128,14 +114,13 @@ function product(
 }
 
 /**
- * The reference loop, used for the whole product in the scalar build and for
- * the last N%4 columns in the SIMD build. Same per-element order as the SIMD
- * tiles. When B's rows are contiguous (A·B, Aᵀ·B) it runs i-k-j, adding one
- * product at a time into a C row: the partial sums live in C (an f32 store is
- * exact), so each element still sees acc, +a·b for k = 0, 1, …; contiguous B
- * rows and independent additions make it several times faster than dot
- * products with a strided B column. For A·Bᵀ the dot-product form reads both
- * operands contiguously, so it runs i-j-k.
+ * The reference loop: the whole product in the scalar build, the last N%4
+ * columns in the SIMD build. Same per-element order as the SIMD tiles. When
+ * B's rows are contiguous (A·B, Aᵀ·B) it runs i-k-j, adding one product at a
+ * time into a row of C: the running sums live in C (an f32 store is exact), so
+ * each element still sees acc + a·b for k = 0, 1, … in order, while the inner
+ * loop reads B contiguously and its additions are independent. For A·Bᵀ the
+ * dot-product form (i-j-k) is the one that reads both operands contiguously.
  */
 function scalarProduct(
   C: usize, cRowStride: usize, A: usize, aRowStride: usize, aKStride: usize,
@@ -146,7 +131,7 @@ function scalarProduct(
     for (let i = 0; i < rows; i++) {
       const cRow = C + <usize>i * cRowStride;
       if (!accumulate) {
-        // acc starts at +0, exactly as the contract says (not at the first product).
+        // acc starts at +0, as the contract says (not at the first product).
         for (let j = 0; j < cols; j++) store<f32>(cRow + <usize>j * F32, 0);
       }
       let a = A + <usize>i * aRowStride;
@@ -176,6 +161,60 @@ function scalarProduct(
           b += bKStride;
         }
         store<f32>(c, acc);
+      }
+    }
+  }
+}
+
+/**
+ * Columns 0 .. simdColumns(N)-1 with SIMD tiles. Scratch holds the packed B
+ * panels, then the packed strip of A ([K][4]) currently being multiplied.
+ */
+function simdProduct(
+  C: usize, cRowStride: usize, A: usize, aRowStride: usize, aKStride: usize,
+  B: usize, bKStride: usize, bColStride: usize,
+  M: i32, N: i32, K: i32, accumulate: i32, scratch: usize,
+): void {
+  if (!ASC_FEATURE_SIMD) return;
+  const fullPanels = N >> 3;
+  const panelCount = fullPanels + ((N & 7) >= 4 ? 1 : 0);
+  // Panel p starts at panels + p*panelStep and advances by panelKStride bytes
+  // per k (quadKStride for the 4-wide panel): packed in scratch, or B itself
+  // when its rows are contiguous and too few rows would reuse a packed copy.
+  let panels: usize, panelStep: usize, panelKStride: usize, quadKStride: usize;
+  if (bColStride != F32 || M >= PACK_B_MIN_ROWS) {
+    packB(scratch, B, bKStride, bColStride, N, K);
+    panels = scratch;
+    panelStep = <usize>K * 32;
+    panelKStride = 32;
+    quadKStride = 16;
+  } else {
+    panels = B;
+    panelStep = 32;
+    panelKStride = bKStride;
+    quadKStride = bKStride;
+  }
+  const strip = scratch + <usize>simdColumns(N) * <usize>K * F32;
+  const groupSize = max(1, PANEL_GROUP_BYTES / max(1, K * 32));
+  const fullStripRows = M & ~3;
+  for (let first = 0; first < panelCount; first += groupSize) {
+    const end = min(panelCount, first + groupSize);
+    for (let i = 0; i < fullStripRows; i += 4) {
+      packAStrip(strip, A + <usize>i * aRowStride, aRowStride, aKStride, K);
+      const c = C + <usize>i * cRowStride;
+      for (let p = first; p < end; p++) {
+        const panel = panels + <usize>p * panelStep;
+        if (p < fullPanels) tile4x8(c + <usize>p * 32, cRowStride, strip, panel, panelKStride, K, accumulate);
+        else tile4x4(c + <usize>p * 32, cRowStride, strip, panel, quadKStride, K, accumulate);
+      }
+    }
+    for (let i = fullStripRows; i < M; i++) {
+      const a = A + <usize>i * aRowStride;
+      const c = C + <usize>i * cRowStride;
+      for (let p = first; p < end; p++) {
+        const panel = panels + <usize>p * panelStep;
+        if (p < fullPanels) tile1x8(c + <usize>p * 32, a, aKStride, panel, panelKStride, K, accumulate);
+        else tile1x4(c + <usize>p * 32, a, aKStride, panel, quadKStride, K, accumulate);
       }
     }
   }
@@ -214,75 +253,62 @@ function packB(dst: usize, B: usize, bKStride: usize, bColStride: usize, N: i32,
       }
     }
   } else {
-    // B is stored as [N,K] (A·Bᵀ): each column j of the product is a contiguous
-    // row of B; read it in order and scatter it into its lane of the panel.
-    for (let j = 0; j < fullPanels * 8; j++) {
-      let src = B + <usize>j * bColStride;
-      let out = dst + <usize>(j >> 3) * panelBytes + <usize>(j & 7) * F32;
-      for (let k = 0; k < K; k++) {
-        store<f32>(out, load<f32>(src));
-        src += bKStride;
-        out += 32;
-      }
+    // A·Bᵀ: B is [N,K], so product column j is the contiguous row j of B.
+    // Transpose 4 such rows at a time into the lanes of the panel.
+    for (let p = 0; p < fullPanels; p++) {
+      const rows = B + <usize>(p * 8) * bColStride;
+      const out = dst + <usize>p * panelBytes;
+      transposeRows4(out, 32, rows, bColStride, K);
+      transposeRows4(out + 16, 32, rows + 4 * bColStride, bColStride, K);
     }
-    if (hasQuad) {
-      for (let lane = 0; lane < 4; lane++) {
-        let src = B + <usize>(fullPanels * 8 + lane) * bColStride;
-        let out = quad + <usize>lane * F32;
-        for (let k = 0; k < K; k++) {
-          store<f32>(out, load<f32>(src));
-          src += bKStride;
-          out += 16;
-        }
-      }
+    if (hasQuad) transposeRows4(quad, 16, B + <usize>(fullPanels * 8) * bColStride, bColStride, K);
+  }
+}
+
+/** Copy rows i..i+3 of A into dst as [K][4]: dst[k][r] = A(i+r, k). */
+function packAStrip(dst: usize, A: usize, aRowStride: usize, aKStride: usize, K: i32): void {
+  if (!ASC_FEATURE_SIMD) return;
+  if (aRowStride == F32) {
+    // Aᵀ·B: the 4 rows' elements of one k are already adjacent.
+    for (let k = 0; k < K; k++) {
+      v128.store(dst, v128.load(A));
+      A += aKStride;
+      dst += 16;
     }
+  } else {
+    transposeRows4(dst, 16, A, aRowStride, K);
   }
 }
 
 /**
- * All 8-wide panels. Panels are visited in groups that fit in L1 together; every
- * row tile sweeps the whole group before the next group starts.
+ * For 4 contiguous f32 rows of length K starting at src, src + srcRowStride, …,
+ * write dst + k*dstKStride = [row0[k], row1[k], row2[k], row3[k]] for every k.
  */
-function simdPanels(
-  C: usize, cRowStride: usize, A: usize, aRowStride: usize, aKStride: usize,
-  panels: usize, panelStep: usize, panelKStride: usize, fullPanels: i32,
-  M: i32, K: i32, accumulate: i32,
-): void {
+function transposeRows4(dst: usize, dstKStride: usize, src: usize, srcRowStride: usize, K: i32): void {
   if (!ASC_FEATURE_SIMD) return;
-  const groupSize = max(1, PANEL_GROUP_BYTES / max(1, K * 32));
-  const fullRowTiles = M & ~3;
-  for (let first = 0; first < fullPanels; first += groupSize) {
-    const end = min(fullPanels, first + groupSize);
-    for (let i = 0; i < M; ) {
-      const a = A + <usize>i * aRowStride;
-      const c = C + <usize>i * cRowStride;
-      if (i < fullRowTiles) {
-        for (let p = first; p < end; p++) {
-          tile4x8(c + <usize>p * 32, cRowStride, a, aRowStride, aKStride, panels + <usize>p * panelStep, panelKStride, K, accumulate);
-        }
-        i += 4;
-      } else {
-        for (let p = first; p < end; p++) {
-          tile1x8(c + <usize>p * 32, a, aKStride, panels + <usize>p * panelStep, panelKStride, K, accumulate);
-        }
-        i += 1;
-      }
-    }
+  const r1 = src + srcRowStride, r2 = r1 + srcRowStride, r3 = r2 + srcRowStride;
+  let k = 0;
+  let offset: usize = 0;
+  for (; k + 4 <= K; k += 4) {
+    // 4x4 block transpose: rows (r, k..k+3) → columns (k, r0..r3).
+    const x0 = v128.load(src + offset), x1 = v128.load(r1 + offset);
+    const x2 = v128.load(r2 + offset), x3 = v128.load(r3 + offset);
+    const lo01 = i32x4.shuffle(x0, x1, 0, 4, 1, 5), hi01 = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+    const lo23 = i32x4.shuffle(x2, x3, 0, 4, 1, 5), hi23 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+    v128.store(dst, i32x4.shuffle(lo01, lo23, 0, 1, 4, 5));
+    v128.store(dst + dstKStride, i32x4.shuffle(lo01, lo23, 2, 3, 6, 7));
+    v128.store(dst + 2 * dstKStride, i32x4.shuffle(hi01, hi23, 0, 1, 4, 5));
+    v128.store(dst + 3 * dstKStride, i32x4.shuffle(hi01, hi23, 2, 3, 6, 7));
+    offset += 16;
+    dst += 4 * dstKStride;
   }
-}
-
-/** The single 4-wide panel (N%8 >= 4): 4x4 tiles, then 1x4 for leftover rows. */
-function simdQuadPanel(
-  C: usize, cRowStride: usize, A: usize, aRowStride: usize, aKStride: usize,
-  panel: usize, panelKStride: usize, M: i32, K: i32, accumulate: i32,
-): void {
-  if (!ASC_FEATURE_SIMD) return;
-  let i = 0;
-  for (; i + 4 <= M; i += 4) {
-    tile4x4(C + <usize>i * cRowStride, cRowStride, A + <usize>i * aRowStride, aRowStride, aKStride, panel, panelKStride, K, accumulate);
-  }
-  for (; i < M; i++) {
-    tile1x4(C + <usize>i * cRowStride, A + <usize>i * aRowStride, aKStride, panel, panelKStride, K, accumulate);
+  for (; k < K; k++) {
+    store<f32>(dst, load<f32>(src + offset));
+    store<f32>(dst, load<f32>(r1 + offset), 4);
+    store<f32>(dst, load<f32>(r2 + offset), 8);
+    store<f32>(dst, load<f32>(r3 + offset), 12);
+    offset += 4;
+    dst += dstKStride;
   }
 }
 
@@ -290,14 +316,10 @@ function simdQuadPanel(
 // over k adds f32x4.mul(a, b) to it in ascending k, as the contract requires.
 // Accumulators start from C (accumulate) or +0, never from the first product.
 
-/** C[4 rows, 8 columns] from 4 rows of A and one 8-wide B panel. */
-function tile4x8(
-  c: usize, cRowStride: usize, a: usize, aRowStride: usize, aKStride: usize,
-  b: usize, bKStride: usize, K: i32, accumulate: i32,
-): void {
+/** C[4 rows, 8 columns] from a packed A strip ([K][4]) and one 8-wide B panel. */
+function tile4x8(c: usize, cRowStride: usize, strip: usize, b: usize, bKStride: usize, K: i32, accumulate: i32): void {
   if (!ASC_FEATURE_SIMD) return;
   const c1 = c + cRowStride, c2 = c1 + cRowStride, c3 = c2 + cRowStride;
-  let a0 = a, a1 = a + aRowStride, a2 = a1 + aRowStride, a3 = a2 + aRowStride;
   let acc00 = f32x4.splat(0), acc01 = acc00, acc10 = acc00, acc11 = acc00;
   let acc20 = acc00, acc21 = acc00, acc30 = acc00, acc31 = acc00;
   if (accumulate) {
@@ -306,22 +328,22 @@ function tile4x8(
     acc20 = v128.load(c2); acc21 = v128.load(c2, 16);
     acc30 = v128.load(c3); acc31 = v128.load(c3, 16);
   }
-  for (let k = 0; k < K; k++) {
+  const stripEnd = strip + <usize>K * 16;
+  for (let a = strip; a < stripEnd; a += 16) {
     const b0 = v128.load(b);
     const b1 = v128.load(b, 16);
-    let ak = v128.load32_splat(a0);
+    let ak = v128.load32_splat(a);
     acc00 = f32x4.add(acc00, f32x4.mul(ak, b0));
     acc01 = f32x4.add(acc01, f32x4.mul(ak, b1));
-    ak = v128.load32_splat(a1);
+    ak = v128.load32_splat(a, 4);
     acc10 = f32x4.add(acc10, f32x4.mul(ak, b0));
     acc11 = f32x4.add(acc11, f32x4.mul(ak, b1));
-    ak = v128.load32_splat(a2);
+    ak = v128.load32_splat(a, 8);
     acc20 = f32x4.add(acc20, f32x4.mul(ak, b0));
     acc21 = f32x4.add(acc21, f32x4.mul(ak, b1));
-    ak = v128.load32_splat(a3);
+    ak = v128.load32_splat(a, 12);
     acc30 = f32x4.add(acc30, f32x4.mul(ak, b0));
     acc31 = f32x4.add(acc31, f32x4.mul(ak, b1));
-    a0 += aKStride; a1 += aKStride; a2 += aKStride; a3 += aKStride;
     b += bKStride;
   }
   v128.store(c, acc00); v128.store(c, acc01, 16);
@@ -330,7 +352,27 @@ function tile4x8(
   v128.store(c3, acc30); v128.store(c3, acc31, 16);
 }
 
-/** C[1 row, 8 columns]: leftover rows (M%4) against an 8-wide panel. */
+/** C[4 rows, 4 columns] from a packed A strip and the 4-wide panel (N%8 >= 4). */
+function tile4x4(c: usize, cRowStride: usize, strip: usize, b: usize, bKStride: usize, K: i32, accumulate: i32): void {
+  if (!ASC_FEATURE_SIMD) return;
+  const c1 = c + cRowStride, c2 = c1 + cRowStride, c3 = c2 + cRowStride;
+  let acc0 = f32x4.splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  if (accumulate) {
+    acc0 = v128.load(c); acc1 = v128.load(c1); acc2 = v128.load(c2); acc3 = v128.load(c3);
+  }
+  const stripEnd = strip + <usize>K * 16;
+  for (let a = strip; a < stripEnd; a += 16) {
+    const bk = v128.load(b);
+    acc0 = f32x4.add(acc0, f32x4.mul(v128.load32_splat(a), bk));
+    acc1 = f32x4.add(acc1, f32x4.mul(v128.load32_splat(a, 4), bk));
+    acc2 = f32x4.add(acc2, f32x4.mul(v128.load32_splat(a, 8), bk));
+    acc3 = f32x4.add(acc3, f32x4.mul(v128.load32_splat(a, 12), bk));
+    b += bKStride;
+  }
+  v128.store(c, acc0); v128.store(c1, acc1); v128.store(c2, acc2); v128.store(c3, acc3);
+}
+
+/** C[1 row, 8 columns]: a leftover row (M%4), read from A in place, against an 8-wide panel. */
 function tile1x8(c: usize, a: usize, aKStride: usize, b: usize, bKStride: usize, K: i32, accumulate: i32): void {
   if (!ASC_FEATURE_SIMD) return;
   let acc0 = f32x4.splat(0), acc1 = acc0;
@@ -347,31 +389,7 @@ function tile1x8(c: usize, a: usize, aKStride: usize, b: usize, bKStride: usize,
   v128.store(c, acc0); v128.store(c, acc1, 16);
 }
 
-/** C[4 rows, 4 columns] against the 4-wide panel (N%8 >= 4). */
-function tile4x4(
-  c: usize, cRowStride: usize, a: usize, aRowStride: usize, aKStride: usize,
-  b: usize, bKStride: usize, K: i32, accumulate: i32,
-): void {
-  if (!ASC_FEATURE_SIMD) return;
-  const c1 = c + cRowStride, c2 = c1 + cRowStride, c3 = c2 + cRowStride;
-  let a0 = a, a1 = a + aRowStride, a2 = a1 + aRowStride, a3 = a2 + aRowStride;
-  let acc0 = f32x4.splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-  if (accumulate) {
-    acc0 = v128.load(c); acc1 = v128.load(c1); acc2 = v128.load(c2); acc3 = v128.load(c3);
-  }
-  for (let k = 0; k < K; k++) {
-    const bk = v128.load(b);
-    acc0 = f32x4.add(acc0, f32x4.mul(v128.load32_splat(a0), bk));
-    acc1 = f32x4.add(acc1, f32x4.mul(v128.load32_splat(a1), bk));
-    acc2 = f32x4.add(acc2, f32x4.mul(v128.load32_splat(a2), bk));
-    acc3 = f32x4.add(acc3, f32x4.mul(v128.load32_splat(a3), bk));
-    a0 += aKStride; a1 += aKStride; a2 += aKStride; a3 += aKStride;
-    b += bKStride;
-  }
-  v128.store(c, acc0); v128.store(c1, acc1); v128.store(c2, acc2); v128.store(c3, acc3);
-}
-
-/** C[1 row, 4 columns]: leftover rows against the 4-wide panel. */
+/** C[1 row, 4 columns]: a leftover row against the 4-wide panel. */
 function tile1x4(c: usize, a: usize, aKStride: usize, b: usize, bKStride: usize, K: i32, accumulate: i32): void {
   if (!ASC_FEATURE_SIMD) return;
   let acc = accumulate ? v128.load(c) : f32x4.splat(0);

@@ -10,7 +10,7 @@
 //
 // The same pass gathers the sums the diagnostics need (norms, and both MALA
 // proposal densities, Furman & Lau 2024), so the arena is read once per step.
-// Sums are f64 in four interleaved lanes (element i goes to lane i mod 4), then
+// Sums are f64 (the MALA proposal terms formed in f64 too) in four interleaved lanes (element i goes to lane i mod 4), then
 // combined ((l0 + l1) + l2) + l3, which the SIMD and scalar builds share.
 
 export const METHOD_SGLD: i32 = 0;
@@ -48,6 +48,22 @@ export function sgldStat(i: i32): f64 {
   v128.store(p, f64x2.add(v128.load(p, 16), f64x2.mul(hi, hi)), 16);
 }
 
+/** Add ((a − b) + s·c)² per lane in f64: the MALA proposal terms need more than f32 (Σ over large n). */
+@inline function addProposalSquare(stat: i32, lane: i32, a: f32, b: f32, s: f64, c: f32): void {
+  const x = (<f64>a - <f64>b) + s * <f64>c;
+  const p = laneAddress(stat, lane);
+  store<f64>(p, load<f64>(p) + x * x);
+}
+@inline function addProposalSquare4(stat: i32, a: v128, b: v128, s: f64, c: v128): void {
+  const p = laneAddress(stat, 0);
+  const vs = f64x2.splat(s);
+  const lo = f64x2.add(f64x2.sub(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(b)), f64x2.mul(vs, f64x2.promote_low_f32x4(c)));
+  const a2 = v128.shuffle<i32>(a, a, 2, 3, 0, 1), b2 = v128.shuffle<i32>(b, b, 2, 3, 0, 1), c2 = v128.shuffle<i32>(c, c, 2, 3, 0, 1);
+  const hi = f64x2.add(f64x2.sub(f64x2.promote_low_f32x4(a2), f64x2.promote_low_f32x4(b2)), f64x2.mul(vs, f64x2.promote_low_f32x4(c2)));
+  v128.store(p, f64x2.add(v128.load(p), f64x2.mul(lo, lo)));
+  v128.store(p, f64x2.add(v128.load(p, 16), f64x2.mul(hi, hi)), 16);
+}
+
 function finishStats(): void {
   for (let s = 0; s < STAT_COUNT; s++) {
     const total = load<f64>(laneAddress(s, 0)) + load<f64>(laneAddress(s, 1)) + load<f64>(laneAddress(s, 2)) + load<f64>(laneAddress(s, 3));
@@ -67,6 +83,7 @@ export function sgldStep(
 ): void {
   memory.fill(statLanes, 0, STAT_COUNT * 4 * 8);
   const halfEps = <f32>(epsilon * 0.5);
+  const halfEps64 = epsilon * 0.5;
   const noiseScale = <f32>(Math.sqrt(epsilon) * noiseLevel);
   const nb = <f32>nbeta, gm = <f32>gamma, wd = <f32>weightDecay;
   const a = <f32>alpha, oneMinusA = <f32>(1.0 - alpha), reps = <f32>rmsEps;
@@ -105,8 +122,8 @@ export function sgldStep(
       addSquare4(STAT_WEIGHT_SQ, wNew);
       addSquare4(STAT_LOCAL_SQ, f32x4.mul(m, delta));
       addSquare4(STAT_DECAY_SQ, f32x4.mul(m, wi));
-      addSquare4(STAT_FORWARD_SQ, f32x4.add(f32x4.sub(wi, wp), f32x4.mul(vHalfEps, dp)));
-      addSquare4(STAT_BACKWARD_SQ, f32x4.add(f32x4.sub(wp, wi), f32x4.mul(vHalfEps, d)));
+      addProposalSquare4(STAT_FORWARD_SQ, wi, wp, halfEps64, dp);
+      addProposalSquare4(STAT_BACKWARD_SQ, wp, wi, halfEps64, d);
       v128.store(wPrev + o, wi);
       v128.store(dPrev + o, d);
       v128.store(w + o, wNew);
@@ -140,8 +157,8 @@ export function sgldStep(
     addSquare(STAT_WEIGHT_SQ, lane, wNew);
     addSquare(STAT_LOCAL_SQ, lane, m * delta);
     addSquare(STAT_DECAY_SQ, lane, m * wi);
-    addSquare(STAT_FORWARD_SQ, lane, wi - wp + halfEps * dp);
-    addSquare(STAT_BACKWARD_SQ, lane, wp - wi + halfEps * d);
+    addProposalSquare(STAT_FORWARD_SQ, lane, wi, wp, halfEps64, dp);
+    addProposalSquare(STAT_BACKWARD_SQ, lane, wp, wi, halfEps64, d);
     store<f32>(wPrev + o, wi);
     store<f32>(dPrev + o, d);
     store<f32>(w + o, wNew);

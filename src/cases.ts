@@ -149,13 +149,14 @@ export function deepLinearCase(widths: number[], rank: number): BuiltinCase {
   });
 }
 
-/** The table of `npm start`. */
-export function builtinCases(): BuiltinCase[] {
+/** The table of `npm start`; `quick` trims chains and draws for a smoke run. */
+export function builtinCases(quick = false): BuiltinCase[] {
+  const short = quick ? { chains: 4, draws: 1000 } : {};
   return [
-    normalCrossingCase([1, 1]),
-    normalCrossingCase([1, 2]),
-    normalCrossingCase([0, 2]),
-    normalCrossingCase([2, 3]),
+    normalCrossingCase([1, 1], short),
+    normalCrossingCase([1, 2], short),
+    normalCrossingCase([0, 2], short),
+    normalCrossingCase([2, 3], short),
     regularRegressionCase(),
     reducedRankCase(5, 3, 5),
     reducedRankCase(5, 4, 5),
@@ -163,3 +164,11 @@ export function builtinCases(): BuiltinCase[] {
     deepLinearCase([4, 3, 3, 4], 1),
   ];
 }
+
+/** Cases `llc example NAME` writes as files. */
+export const exampleCases = {
+  "normal-crossing": () => normalCrossingCase([1, 2]),
+  regression: () => regularRegressionCase(),
+  rrr: () => reducedRankCase(5, 3, 5),
+  dln: () => deepLinearCase([4, 3, 3, 4], 1),
+} as const;

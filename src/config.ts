@@ -259,7 +259,7 @@ export function expectArrayOf<T>(
   const expected =
     options.expected ?? (minLength === 0 ? "an array" : minLength === 1 ? "a non-empty array" : `an array of at least ${minLength} elements`);
   if (!Array.isArray(value)) fail(field, expected, value);
-  if (value.length < minLength) fail(field, expected, value, ` (${value.length} element${value.length === 1 ? "" : "s"})`);
+  if (value.length < minLength) fail(field, expected, value);
   const result: T[] = new Array(value.length);
   for (let i = 0; i < value.length; i++) result[i] = element(value[i], elementField(field, i));
   return result;
@@ -339,7 +339,7 @@ export interface SamplerConfig {
   noise_level: number;
   weight_decay: number;
   bounding_box: number | null;
-  /** How L(w*) is measured: mean over the first batches, over the full data, or given. */
+  /** How the loss at w* (L0) is obtained: from batches, from the full data set, or given by the user. */
   init_loss: "batches" | "full" | number;
   /** RMSprop decay (rmsprop_sgld only). */
   alpha: number;
@@ -517,17 +517,110 @@ export function parseConfig(raw: unknown): EstimateConfig {
   return config;
 }
 
-/** Where JSON.parse stopped, as 1-based line and column, if the engine's message says. */
-function syntaxErrorLocation(message: string, text: string): { line: number; column: number } | undefined {
-  // V8 and JavaScriptCore report an offset ("at position 42"); SpiderMonkey and
-  // newer V8 report "line 3 column 5" directly.
-  const lineColumn = /line (\d+) column (\d+)/.exec(message);
-  if (lineColumn) return { line: Number(lineColumn[1]), column: Number(lineColumn[2]) };
-  const position = /position (\d+)/.exec(message);
-  if (!position) return undefined;
-  const before = text.slice(0, Number(position[1]));
-  const lineStart = before.lastIndexOf("\n") + 1;
-  return { line: before.split("\n").length, column: before.length - lineStart + 1 };
+const JSON_WHITESPACE = " \t\n\r";
+const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const JSON_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
+
+/**
+ * Where `text` stops being JSON (RFC 8259), and what was expected there; undefined
+ * if it is valid. JSON.parse's own messages cannot be used for this: V8 (Node 20)
+ * often omits the position ("Unexpected token ',', ... is not valid JSON"), Safari
+ * always does, and each engine words it differently. Iterative (an explicit stack of
+ * open brackets), so deeply nested input cannot overflow the call stack.
+ */
+export function locateJsonSyntaxError(text: string): { offset: number; problem: string } | undefined {
+  let i = 0;
+  const open: ("[" | "{")[] = [];
+  const skipWhitespace = () => {
+    while (i < text.length && JSON_WHITESPACE.includes(text[i]!)) i++;
+  };
+  const problem = (expected: string) => ({
+    offset: i,
+    problem: `expected ${expected}, found ${i < text.length ? JSON.stringify(text[i]) : "the end of the text"}`,
+  });
+  // Consumes a string starting at text[i] === '"'; returns a problem or undefined.
+  const scanString = () => {
+    i++;
+    while (i < text.length) {
+      const char = text[i]!;
+      if (char === '"') {
+        i++;
+        return undefined;
+      }
+      if (char === "\\") {
+        JSON_ESCAPE.lastIndex = i;
+        if (!JSON_ESCAPE.test(text)) return problem("a valid escape sequence");
+        i = JSON_ESCAPE.lastIndex;
+      } else if (char.charCodeAt(0) < 0x20) {
+        return problem("a string character or a closing quote (control characters must be escaped)");
+      } else {
+        i++;
+      }
+    }
+    return problem("a closing quote");
+  };
+  // Consumes `"key" :` of an object member.
+  const scanKey = () => {
+    skipWhitespace();
+    if (text[i] !== '"') return problem("a string key");
+    const bad = scanString();
+    if (bad) return bad;
+    skipWhitespace();
+    if (text[i] !== ":") return problem('":"');
+    i++;
+    return undefined;
+  };
+
+  for (;;) {
+    // A value starts here.
+    skipWhitespace();
+    const char = text[i];
+    let bad: { offset: number; problem: string } | undefined;
+    let valueDone = true;
+    if (char === "{" || char === "[") {
+      i++;
+      skipWhitespace();
+      const close = char === "{" ? "}" : "]";
+      if (text[i] === close) {
+        i++;
+      } else {
+        open.push(char);
+        valueDone = false;
+        if (char === "{") bad = scanKey();
+      }
+    } else if (char === '"') {
+      bad = scanString();
+    } else if (char === "-" || (char !== undefined && char >= "0" && char <= "9")) {
+      JSON_NUMBER.lastIndex = i;
+      if (!JSON_NUMBER.test(text)) return problem("a digit");
+      i = JSON_NUMBER.lastIndex;
+    } else {
+      const literal = ["true", "false", "null"].find((word) => text.startsWith(word, i));
+      if (literal === undefined) return problem("a value");
+      i += literal.length;
+    }
+    if (bad) return bad;
+    if (!valueDone) continue;
+    // A value ended: close brackets, or move on to the next element or member.
+    for (;;) {
+      skipWhitespace();
+      const innermost = open[open.length - 1];
+      if (innermost === undefined) return i < text.length ? problem("the end of the text") : undefined;
+      const close = innermost === "{" ? "}" : "]";
+      if (text[i] === close) {
+        i++;
+        open.pop();
+        continue;
+      }
+      if (text[i] !== ",") return problem(`"," or "${close}"`);
+      i++;
+      if (innermost === "{") {
+        const badKey = scanKey();
+        if (badKey) return badKey;
+      }
+      break;
+    }
+  }
 }
 
 /**
@@ -542,10 +635,18 @@ export function parseConfigText(text: string, source = "config"): EstimateConfig
   try {
     raw = JSON.parse(json);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const location = syntaxErrorLocation(message, json);
-    const where = location ? ` at line ${location.line}, column ${location.column}` : "";
-    throw new ConfigError("", `invalid JSON${where}: ${message}`, { source, cause: error });
+    const located = locateJsonSyntaxError(json);
+    let detail: string;
+    if (located) {
+      const before = json.slice(0, located.offset);
+      const line = before.split("\n").length;
+      const column = located.offset - (before.lastIndexOf("\n") + 1) + 1;
+      detail = `invalid JSON at line ${line}, column ${column}: ${located.problem}`;
+    } else {
+      // The engine rejected something the locator accepts; its own words are all there is.
+      detail = `invalid JSON: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    throw new ConfigError("", detail, { source, cause: error });
   }
   try {
     return parseConfig(raw);

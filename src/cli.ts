@@ -1,0 +1,133 @@
+// The command line: `llc estimate`, `llc table` (the main job: analytic cases),
+// `llc example` (write a built-in case as config + safetensors files).
+import { nodeHost } from "./platform/node.ts";
+import { runEstimateJob, resultJson } from "./job.ts";
+import { createEngine, type Variant } from "./engine.ts";
+import { estimate } from "./estimator.ts";
+import { builtinCases, exampleCases } from "./cases.ts";
+import { writeSafetensors } from "./io/safetensors.ts";
+import type { Progress } from "./sampler.ts";
+
+const USAGE = `usage:
+  llc estimate --config FILE [--out FILE] [--quiet] [--variant simd|scalar]
+  llc table [--quick] [--variant simd|scalar]     LLC of built-in models with known λ
+  llc example NAME --dir DIR                     write a built-in case (${Object.keys(exampleCases).join(", ")})
+  llc help`;
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(`${message}\n${USAGE}`);
+    this.name = "UsageError";
+  }
+}
+
+type Flags = Record<string, string | true>;
+
+/** Parse `--name value` / `--flag` pairs, rejecting anything not in `known`. */
+export function parseFlags(args: string[], known: Record<string, "value" | "flag">): Flags {
+  const flags: Flags = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const [name, inline] = arg.startsWith("--") ? arg.slice(2).split(/=(.*)/s, 2) : [undefined, undefined];
+    if (name === undefined || !(name in known)) throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
+    if (known[name] === "flag") {
+      flags[name] = true;
+      continue;
+    }
+    const value = inline ?? args[++i];
+    if (value === undefined) throw new UsageError(`--${name}: expected a value`);
+    flags[name] = value;
+  }
+  return flags;
+}
+
+function variantOf(flags: Flags): Variant {
+  const v = flags.variant ?? "simd";
+  if (v !== "simd" && v !== "scalar") throw new UsageError(`--variant: expected simd or scalar, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A progress line on stderr, only once a run has lasted a second. */
+function progressReporter(quiet: boolean): (p: Progress) => void {
+  const start = nodeHost.now();
+  let last = 0;
+  return (p) => {
+    const now = nodeHost.now();
+    if (quiet || now - start < 1000 || now - last < 500) return;
+    last = now;
+    process.stderr.write(`chain ${p.chain} draw ${p.draw + 1}/${p.draws} loss ${p.loss.toPrecision(6)}\n`);
+  };
+}
+
+async function estimateCommand(args: string[]): Promise<void> {
+  const flags = parseFlags(args, { config: "value", out: "value", quiet: "flag", variant: "value" });
+  if (typeof flags.config !== "string") throw new UsageError("estimate: --config FILE is required");
+  const out = typeof flags.out === "string" ? flags.out : undefined;
+  const quiet = flags.quiet === true;
+  const result = await runEstimateJob(nodeHost, flags.config, {
+    out,
+    variant: variantOf(flags),
+    onProgress: progressReporter(quiet),
+    onResume: (n) => quiet || process.stderr.write(`resuming: ${n} chain(s) already in ${out}\n`),
+  });
+  if (!out) process.stdout.write(resultJson(result));
+  else if (!quiet) process.stderr.write(`llc/mean ${result["llc/mean"]} ± ${result["llc/std"]} → ${out}\n`);
+}
+
+async function tableCommand(args: string[]): Promise<void> {
+  const flags = parseFlags(args, { quick: "flag", variant: "value" });
+  const variant = variantOf(flags);
+  const wasm = await WebAssembly.compile(await nodeHost.wasmBytes(variant));
+  const rows: string[][] = [["model", "true λ", "source", "λ̂ ± std (chains)", "MALA", "time"]];
+  process.stdout.write(`LLC of models with λ known in closed form (${variant} build)\n`);
+  for (const c of builtinCases(flags.quick === true)) {
+    const engine = await createEngine(wasm, variant);
+    const t0 = nodeHost.now();
+    const r = await estimate(engine, c.config, c.inputs(engine));
+    const seconds = (nodeHost.now() - t0) / 1000;
+    const row = [
+      c.name, c.trueLambda.toFixed(3), c.source,
+      `${r["llc/mean"].toFixed(3)} ± ${(r["llc/std"] ?? NaN).toFixed(3)} (${c.config.sampler.chains})`,
+      r["mala_accept/mean"] === null ? "–" : r["mala_accept/mean"].toFixed(3), `${seconds.toFixed(2)} s`,
+    ];
+    rows.push(row);
+    process.stdout.write(`  ${row.join("  |  ")}\n`);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  process.stdout.write("\n" + rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ")).join("\n") + "\n");
+}
+
+async function exampleCommand(args: string[]): Promise<void> {
+  const [name, ...rest] = args;
+  const make = exampleCases[name as keyof typeof exampleCases];
+  if (!make) throw new UsageError(`example: unknown case ${JSON.stringify(name)} (known: ${Object.keys(exampleCases).join(", ")})`);
+  const flags = parseFlags(rest, { dir: "value" });
+  if (typeof flags.dir !== "string") throw new UsageError("example: --dir DIR is required");
+  const { mkdir } = await import("node:fs/promises");
+  await mkdir(flags.dir, { recursive: true });
+  const c = make();
+  const engine = await createEngine(await nodeHost.wasmBytes("simd"), "simd");
+  const inputs = c.inputs(engine);
+  const join = (f: string) => `${flags.dir}/${f}`;
+  await nodeHost.writeBytes(join("weights.safetensors"), writeSafetensors(inputs.weights, { true_lambda: String(c.trueLambda), source: c.source }));
+  await nodeHost.writeBytes(join("data.safetensors"), writeSafetensors(inputs.data));
+  const { name: _ignored, ...config } = { ...c.config, name: c.name, weights: "weights.safetensors", data: "data.safetensors" };
+  await nodeHost.writeText(join("case.json"), JSON.stringify({ name: c.name, ...config }, null, 2) + "\n");
+  process.stdout.write(`wrote ${join("case.json")}, weights.safetensors, data.safetensors (true λ = ${c.trueLambda})\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    if (command === "estimate") await estimateCommand(args);
+    else if (command === "table") await tableCommand(args);
+    else if (command === "example") await exampleCommand(args);
+    else if (command === "help" || command === "--help" || command === undefined) process.stdout.write(USAGE + "\n");
+    else throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    return 0;
+  } catch (e) {
+    const err = e as Error;
+    process.stderr.write(`llc: ${err.name === "Error" ? "" : err.name + ": "}${err.message}\n`);
+    return err.name === "UsageError" ? 2 : 1;
+  }
+}
