@@ -55,6 +55,12 @@ const PACK_B_MIN_ROWS: i32 = 8;
  */
 const PANEL_GROUP_BYTES: i32 = 128 * 1024;
 
+/**
+ * Values of k per block (see simdProduct): a block of one 8-wide panel is
+ * K_BLOCK·32 bytes and a packed A strip K_BLOCK·16, together well inside L1.
+ */
+const K_BLOCK: i32 = 256;
+
 /** Columns computed by SIMD panels: all 8-wide panels, plus one 4-wide panel if N%8 >= 4. */
 // @ts-ignore: decorator
 @inline function simdColumns(N: i32): i32 {
@@ -78,14 +84,14 @@ export function matmulAtB(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32, 
 
 /**
  * Scratch bytes that matmulAB, matmulABt or matmulAtB may use for this shape:
- * packed B panels plus one packed 4-row strip of A. The same value in both
+ * packed B panels plus one packed 4-row strip of A (one K block long). The same value in both
  * builds (the scalar build uses none), so a caller can plan memory without
  * knowing the variant.
  */
 export function matmulScratchBytes(M: i32, N: i32, K: i32): i32 {
   if (M <= 0 || N <= 0 || K <= 0) return 0;
   const columns = simdColumns(N);
-  return columns > 0 ? (columns + 4) * K * <i32>F32 : 0;
+  return columns > 0 ? (columns * K + 4 * min(K, K_BLOCK)) * <i32>F32 : 0;
 }
 
 /** The shared driver; see the layout comment at the top of the file. */
@@ -99,7 +105,7 @@ function product(
   let firstScalarColumn = 0;
   if (ASC_FEATURE_SIMD) {
     const vectorColumns = simdColumns(N);
-    if (vectorColumns > 0) {
+    if (vectorColumns > 0 && K > 0) {
       simdProduct(C, cRowStride, A, aRowStride, aKStride, B, bKStride, bColStride, M, N, K, accumulate, scratch);
       firstScalarColumn = vectorColumns;
     }
@@ -168,7 +174,13 @@ function scalarProduct(
 
 /**
  * Columns 0 .. simdColumns(N)-1 with SIMD tiles. Scratch holds the packed B
- * panels, then the packed strip of A ([K][4]) currently being multiplied.
+ * panels, then the packed strip of A ([kc][4]) currently being multiplied.
+ *
+ * K is processed in blocks of K_BLOCK so that a panel's block and the A strip
+ * stay in L1. This is not a split of K into partial sums: after a block, each
+ * element's running sum is stored in C (exactly, as an f32) and the next block
+ * resumes from it with accumulate = 1, so every element still sees one
+ * sequence acc + a·b for k = 0, 1, …, K-1.
  */
 function simdProduct(
   C: usize, cRowStride: usize, A: usize, aRowStride: usize, aKStride: usize,
@@ -195,26 +207,32 @@ function simdProduct(
     quadKStride = bKStride;
   }
   const strip = scratch + <usize>simdColumns(N) * <usize>K * F32;
-  const groupSize = max(1, PANEL_GROUP_BYTES / max(1, K * 32));
   const fullStripRows = M & ~3;
-  for (let first = 0; first < panelCount; first += groupSize) {
-    const end = min(panelCount, first + groupSize);
-    for (let i = 0; i < fullStripRows; i += 4) {
-      packAStrip(strip, A + <usize>i * aRowStride, aRowStride, aKStride, K);
-      const c = C + <usize>i * cRowStride;
-      for (let p = first; p < end; p++) {
-        const panel = panels + <usize>p * panelStep;
-        if (p < fullPanels) tile4x8(c + <usize>p * 32, cRowStride, strip, panel, panelKStride, K, accumulate);
-        else tile4x4(c + <usize>p * 32, cRowStride, strip, panel, quadKStride, K, accumulate);
+  for (let k0 = 0; k0 < K; k0 += K_BLOCK) {
+    const kc = min(K_BLOCK, K - k0);
+    const addToC = k0 > 0 ? 1 : accumulate;
+    const blockA = A + <usize>k0 * aKStride;
+    const panelOffset = <usize>k0 * panelKStride, quadOffset = <usize>k0 * quadKStride;
+    const groupSize = max(1, PANEL_GROUP_BYTES / (kc * 32));
+    for (let first = 0; first < panelCount; first += groupSize) {
+      const end = min(panelCount, first + groupSize);
+      for (let i = 0; i < fullStripRows; i += 4) {
+        packAStrip(strip, blockA + <usize>i * aRowStride, aRowStride, aKStride, kc);
+        const c = C + <usize>i * cRowStride;
+        for (let p = first; p < end; p++) {
+          const panel = panels + <usize>p * panelStep;
+          if (p < fullPanels) tile4x8(c + <usize>p * 32, cRowStride, strip, panel + panelOffset, panelKStride, kc, addToC);
+          else tile4x4(c + <usize>p * 32, cRowStride, strip, panel + quadOffset, quadKStride, kc, addToC);
+        }
       }
-    }
-    for (let i = fullStripRows; i < M; i++) {
-      const a = A + <usize>i * aRowStride;
-      const c = C + <usize>i * cRowStride;
-      for (let p = first; p < end; p++) {
-        const panel = panels + <usize>p * panelStep;
-        if (p < fullPanels) tile1x8(c + <usize>p * 32, a, aKStride, panel, panelKStride, K, accumulate);
-        else tile1x4(c + <usize>p * 32, a, aKStride, panel, quadKStride, K, accumulate);
+      for (let i = fullStripRows; i < M; i++) {
+        const a = blockA + <usize>i * aRowStride;
+        const c = C + <usize>i * cRowStride;
+        for (let p = first; p < end; p++) {
+          const panel = panels + <usize>p * panelStep;
+          if (p < fullPanels) tile1x8(c + <usize>p * 32, a, aKStride, panel + panelOffset, panelKStride, kc, addToC);
+          else tile1x4(c + <usize>p * 32, a, aKStride, panel + quadOffset, quadKStride, kc, addToC);
+        }
       }
     }
   }
