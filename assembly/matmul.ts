@@ -61,6 +61,9 @@ const PANEL_GROUP_BYTES: i32 = 128 * 1024;
  */
 const K_BLOCK: i32 = 256;
 
+/** 4-row strips of A packed together: 16 rows of f32 span one 64-byte cache line in Aᵀ·B. */
+const STRIPS_PER_PACK: i32 = 4;
+
 /** Columns computed by SIMD panels: all 8-wide panels, plus one 4-wide panel if N%8 >= 4. */
 // @ts-ignore: decorator
 @inline function simdColumns(N: i32): i32 {
@@ -91,7 +94,7 @@ export function matmulAtB(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32, 
 export function matmulScratchBytes(M: i32, N: i32, K: i32): i32 {
   if (M <= 0 || N <= 0 || K <= 0) return 0;
   const columns = simdColumns(N);
-  return columns > 0 ? (columns * K + 4 * min(K, K_BLOCK)) * <i32>F32 : 0;
+  return columns > 0 ? (columns * K + 4 * STRIPS_PER_PACK * min(K, K_BLOCK)) * <i32>F32 : 0;
 }
 
 /** The shared driver; see the layout comment at the top of the file. */
@@ -206,23 +209,28 @@ function simdProduct(
     panelKStride = bKStride;
     quadKStride = bKStride;
   }
-  const strip = scratch + <usize>simdColumns(N) * <usize>K * F32;
+  const strips = scratch + <usize>simdColumns(N) * <usize>K * F32;
   const fullStripRows = M & ~3;
   for (let k0 = 0; k0 < K; k0 += K_BLOCK) {
     const kc = min(K_BLOCK, K - k0);
     const addToC = k0 > 0 ? 1 : accumulate;
     const blockA = A + <usize>k0 * aKStride;
     const panelOffset = <usize>k0 * panelKStride, quadOffset = <usize>k0 * quadKStride;
+    const stripBytes = <usize>kc * 16;
     const groupSize = max(1, PANEL_GROUP_BYTES / (kc * 32));
     for (let first = 0; first < panelCount; first += groupSize) {
       const end = min(panelCount, first + groupSize);
-      for (let i = 0; i < fullStripRows; i += 4) {
-        packAStrip(strip, blockA + <usize>i * aRowStride, aRowStride, aKStride, kc);
-        const c = C + <usize>i * cRowStride;
-        for (let p = first; p < end; p++) {
-          const panel = panels + <usize>p * panelStep;
-          if (p < fullPanels) tile4x8(c + <usize>p * 32, cRowStride, strip, panel + panelOffset, panelKStride, kc, addToC);
-          else tile4x4(c + <usize>p * 32, cRowStride, strip, panel + quadOffset, quadKStride, kc, addToC);
+      for (let i0 = 0; i0 < fullStripRows; i0 += 4 * STRIPS_PER_PACK) {
+        const stripCount = min(STRIPS_PER_PACK, (fullStripRows - i0) >> 2);
+        packAStrips(strips, blockA + <usize>i0 * aRowStride, aRowStride, aKStride, kc, stripCount);
+        for (let s = 0; s < stripCount; s++) {
+          const strip = strips + <usize>s * stripBytes;
+          const c = C + <usize>(i0 + 4 * s) * cRowStride;
+          for (let p = first; p < end; p++) {
+            const panel = panels + <usize>p * panelStep;
+            if (p < fullPanels) tile4x8(c + <usize>p * 32, cRowStride, strip, panel + panelOffset, panelKStride, kc, addToC);
+            else tile4x4(c + <usize>p * 32, cRowStride, strip, panel + quadOffset, quadKStride, kc, addToC);
+          }
         }
       }
       for (let i = fullStripRows; i < M; i++) {
@@ -283,18 +291,26 @@ function packB(dst: usize, B: usize, bKStride: usize, bColStride: usize, N: i32,
   }
 }
 
-/** Copy rows i..i+3 of A into dst as [K][4]: dst[k][r] = A(i+r, k). */
-function packAStrip(dst: usize, A: usize, aRowStride: usize, aKStride: usize, K: i32): void {
+/**
+ * Copy `stripCount` strips of 4 rows of A (k = 0..kc-1) into dst, strip s as
+ * [kc][4] at dst + s*kc*16: element (4s + r, k) goes to dst[s][k][r].
+ */
+function packAStrips(dst: usize, A: usize, aRowStride: usize, aKStride: usize, kc: i32, stripCount: i32): void {
   if (!ASC_FEATURE_SIMD) return;
+  const stripBytes = <usize>kc * 16;
   if (aRowStride == F32) {
-    // Aᵀ·B: the 4 rows' elements of one k are already adjacent.
-    for (let k = 0; k < K; k++) {
-      v128.store(dst, v128.load(A));
-      A += aKStride;
-      dst += 16;
+    // Aᵀ·B: the rows' elements of one k are adjacent, so one pass reads whole
+    // cache lines (16 rows = 64 bytes) instead of revisiting each line per strip.
+    for (let k = 0; k < kc; k++) {
+      const src = A + <usize>k * aKStride, out = dst + <usize>k * 16;
+      for (let s = 0; s < stripCount; s++) {
+        v128.store(out + <usize>s * stripBytes, v128.load(src + <usize>s * 16));
+      }
     }
   } else {
-    transposeRows4(dst, 16, A, aRowStride, K);
+    for (let s = 0; s < stripCount; s++) {
+      transposeRows4(dst + <usize>s * stripBytes, 16, A + <usize>(4 * s) * aRowStride, aRowStride, kc);
+    }
   }
 }
 

@@ -25,12 +25,15 @@ const layout: Record<Op, { a: (i: number, k: number, M: number, K: number) => nu
 
 // Every edge of the kernel: M%4 in 0..3 (4-row tiles, 1-row leftovers), N%8 in
 // 0..7 (8-wide panels, the 4-wide panel, 1–3 scalar columns), M below and above
-// the row count at which A·B / Aᵀ·B start packing B (8), K = 1 and odd K.
+// the row count at which A·B / Aᵀ·B start packing B (8), K = 1, odd K, and K
+// across the kernel's K blocks (whose running sums must resume exactly).
 const FIXED_SHAPES: Shape[] = [
   [1, 1, 1], [1, 7, 3], [3, 1, 5], [4, 8, 1], [5, 9, 17], [13, 31, 7], [33, 17, 67], [67, 67, 67],
   [64, 64, 64], [2, 67, 1], [4, 4, 4], [4, 12, 2], [7, 5, 9], [8, 8, 8], [8, 15, 67], [9, 13, 11],
   [11, 14, 1], [12, 20, 3], [16, 4, 16], [6, 6, 6], [1, 67, 67], [67, 1, 67], [40, 36, 23], [3, 11, 2],
   [10, 23, 5], [17, 3, 30], [2, 2, 67],
+  // K beyond one K block (256 in assembly/matmul.ts), M over 16 rows (several A strips packed at once).
+  [21, 12, 300], [6, 9, 513], [37, 20, 257],
 ];
 const RANDOM_SHAPES: Shape[] = (() => {
   const u = seededUniform(20240611);
