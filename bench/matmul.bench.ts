@@ -15,8 +15,11 @@ type Shape = [M: number, N: number, K: number];
 const SQUARE_SIZES = [32, 64, 128, 256, 512];
 const TALL_SKINNY: Shape = [4096, 32, 256];
 const OTHER_OPS_SIZE = 256;
-/** Plain JS at 512³ takes ~0.1–0.3 s per call; a few samples are enough. */
-const JS_MAX_SIZE = 512;
+/**
+ * Plain JS runs at ~0.5 GFLOP/s, so 512³ takes about half a second per call:
+ * measure it with a few samples (see `measure`) and skip anything bigger.
+ */
+const JS_MAX_FLOPS = 2 * 512 ** 3;
 
 const opLabel: Record<Op, string> = { matmulAB: "AB", matmulABt: "ABt", matmulAtB: "AtB" };
 
@@ -91,7 +94,7 @@ export async function run(): Promise<BenchRecord[]> {
       simd: prepareWasm(engines.simd, "matmulAB", shape, calls),
       scalar: prepareWasm(engines.scalar, "matmulAB", shape, calls),
     };
-    if (Math.max(...shape) <= JS_MAX_SIZE) impls.js = prepareJs(shape, calls);
+    if (flops(shape) <= JS_MAX_FLOPS) impls.js = prepareJs(shape, calls);
     const large = flops(shape) >= 2 * 256 ** 3;
     records.push(...(await measure("matmul", "matmulAB", shape, impls, calls, large)));
   }

@@ -1,3 +1,4 @@
+/// <reference types="node" />
 // The command line: `llc estimate`, `llc table` (the main job: analytic cases),
 // `llc example` (write a built-in case as config + safetensors files).
 import { nodeHost } from "./platform/node.ts";
@@ -78,23 +79,23 @@ async function tableCommand(args: string[]): Promise<void> {
   const flags = parseFlags(args, { quick: "flag", variant: "value" });
   const variant = variantOf(flags);
   const wasm = await WebAssembly.compile(await nodeHost.wasmBytes(variant));
-  const rows: string[][] = [["model", "true λ", "source", "λ̂ ± std (chains)", "MALA", "time"]];
-  process.stdout.write(`LLC of models with λ known in closed form (${variant} build)\n`);
-  for (const c of builtinCases(flags.quick === true)) {
+  const cases = builtinCases(flags.quick === true);
+  const widths = [Math.max(...cases.map((c) => c.name.length)), 7, Math.max(...cases.map((c) => c.source.length)), 20, 6, 7];
+  const line = (cells: string[]) => process.stdout.write(cells.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd() + "\n");
+  process.stdout.write(`LLC of models whose λ is known in closed form (${variant} build; rows print as they finish)\n\n`);
+  line(["model", "true λ", "source", "λ̂ ± std (chains)", "MALA", "time"]);
+  line(widths.map((w) => "─".repeat(w)));
+  for (const c of cases) {
     const engine = await createEngine(wasm, variant);
     const t0 = nodeHost.now();
     const r = await estimate(engine, c.config, c.inputs(engine));
     const seconds = (nodeHost.now() - t0) / 1000;
-    const row = [
+    line([
       c.name, c.trueLambda.toFixed(3), c.source,
       `${r["llc/mean"].toFixed(3)} ± ${(r["llc/std"] ?? NaN).toFixed(3)} (${c.config.sampler.chains})`,
       r["mala_accept/mean"] === null ? "–" : r["mala_accept/mean"].toFixed(3), `${seconds.toFixed(2)} s`,
-    ];
-    rows.push(row);
-    process.stdout.write(`  ${row.join("  |  ")}\n`);
+    ]);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  process.stdout.write("\n" + rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ")).join("\n") + "\n");
 }
 
 async function exampleCommand(args: string[]): Promise<void> {

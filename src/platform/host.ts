@@ -13,6 +13,6 @@ export interface Host {
   /** Resolve `path` against the directory of `base` (a file path or URL). */
   resolve(base: string, path: string): string;
   /** Bytes of the engine's .wasm build. */
-  wasmBytes(variant: "simd" | "scalar"): Promise<Uint8Array>;
+  wasmBytes(variant: "simd" | "scalar"): Promise<Uint8Array<ArrayBuffer>>;
   now(): number;
 }

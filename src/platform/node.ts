@@ -1,3 +1,4 @@
+/// <reference types="node" />
 // Host for Node (and Deno, whose node: compatibility layer covers these calls).
 import { readFile, writeFile, rename, access } from "node:fs/promises";
 import { dirname, resolve as resolvePath, isAbsolute } from "node:path";
