@@ -2,6 +2,7 @@
 // Weights, w*, gradients, optimizer state and masks are parallel arrays of the
 // same layout, so a restriction, the SGLD update and the safetensors loader all
 // address the same offsets.
+import { ConfigError } from "./config.ts";
 
 export interface TensorView {
   readonly name: string;
@@ -44,15 +45,6 @@ export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;
 }
 
-export class RestrictError extends Error {
-  readonly field: string;
-  constructor(field: string, message: string) {
-    super(`${field}: ${message}`);
-    this.name = "ConfigError";
-    this.field = field;
-  }
-}
-
 /**
  * The 0/1 mask of a weight restriction (Wang et al. 2024, weight-refined LLC):
  * null restricts nothing (every parameter moves); otherwise only the named
@@ -67,15 +59,15 @@ export function restrictionMask(layout: Layout, restrict: Record<string, "all" |
   for (const [name, spec] of Object.entries(restrict)) {
     const field = `restrict.${name}`;
     const view = findTensor(layout, name);
-    if (!view) throw new RestrictError(field, `no such tensor in the model (tensors: ${layout.tensors.map((t) => t.name).join(", ")})`);
+    if (!view) throw new ConfigError(field, `no such tensor in the model (tensors: ${layout.tensors.map((t) => t.name).join(", ")})`);
     if (spec === "all") {
       mask.fill(1, view.offset, view.offset + view.size);
       continue;
     }
     if (spec.length !== view.size)
-      throw new RestrictError(field, `expected a flattened 0/1 mask of ${view.size} entries (shape ${formatShape(view.shape)}), got ${spec.length}`);
+      throw new ConfigError(field, `expected a flattened 0/1 mask of ${view.size} entries (shape ${formatShape(view.shape)}), got ${spec.length}`);
     spec.forEach((v, i) => {
-      if (v !== 0 && v !== 1) throw new RestrictError(`${field}[${i}]`, `expected 0 or 1, got ${JSON.stringify(v)}`);
+      if (v !== 0 && v !== 1) throw new ConfigError(`${field}[${i}]`, `expected 0 or 1, got ${JSON.stringify(v)}`);
       mask[view.offset + i] = v;
     });
   }

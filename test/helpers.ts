@@ -9,16 +9,22 @@ export async function loadEngine(variant: Variant): Promise<Engine> {
   return createEngine(await nodeHost.wasmBytes(variant), variant);
 }
 
-/** Deterministic uniform numbers in [-1, 1) (mulberry32), for filling test inputs. */
-export function seededUniform(seed: number): () => number {
+/** Deterministic uniform numbers in [0, 1) (mulberry32): integer ops only, so every host agrees. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Deterministic uniform numbers in [-1, 1), for filling test inputs. */
+export function seededUniform(seed: number): () => number {
+  const u = mulberry32(seed);
+  return () => u() * 2 - 1;
 }
 
 export function fillUniform(view: Float32Array, seed: number): Float32Array {

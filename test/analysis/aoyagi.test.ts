@@ -8,6 +8,7 @@ import {
   reducedRankRegressionLambda,
   regularLambda,
 } from "../../src/analysis/aoyagi.ts";
+import { mulberry32 } from "../helpers.ts";
 
 // Every expected value is an exact rational: compare to 1e-12 (relative above 1).
 function close(actual: number, expected: number, msg = ""): void {
@@ -15,17 +16,8 @@ function close(actual: number, expected: number, msg = ""): void {
   assert.ok(Math.abs(actual - expected) <= tol, `${msg} expected ${expected}, got ${actual}`);
 }
 
-// Deterministic uniform [0, 1) (mulberry32), so the property sweeps reproduce.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Deterministic uniform [0, 1), so the property sweeps reproduce.
+const rng = mulberry32;
 const randInt = (u: () => number, lo: number, hi: number) => lo + Math.floor(u() * (hi - lo + 1));
 
 function* triples(max: number): Generator<[number, number, number, number]> {
