@@ -160,14 +160,16 @@ export class EstimateError extends Error {
   }
 }
 
-/**
- * Estimate the (refined) LLC of `config.model` at w* = inputs.weights on
- * inputs.data. Chains run one after another in this engine instance; each
- * chain's bits depend only on (seed, chain index), so results do not depend on
- * how chains are scheduled. A diverging chain raises EstimateError whose
- * `partial` result holds every draw taken before it.
- */
-export async function estimate(engine: Engine, config: EstimateConfig, inputs: EstimateInputs, options: EstimateOptions = {}): Promise<EstimateResult> {
+/** A model, its data and its chains planned in one engine: what `estimate` and parallel workers share. */
+export interface PreparedEstimate {
+  readonly initLoss: number;
+  readonly nbeta: number;
+  /** Run chain `chain` from w* (its bits depend only on seed and chain index). Throws ChainDivergedError. */
+  runChain(chain: number, onProgress?: (p: Progress) => void, signal?: AbortSignal): ChainTraces;
+}
+
+/** Check the inputs against the model, plan every buffer in `engine` once, and evaluate L0. */
+export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: EstimateInputs): PreparedEstimate {
   const { sampler } = config;
   const layout = modelLayout(config.model);
   const wStar = loadWeights(layout, inputs.weights);
@@ -190,11 +192,22 @@ export async function estimate(engine: Engine, config: EstimateConfig, inputs: E
     : sampler.init_loss === "full" ? runner.datasetLoss(0, n)
     : runner.datasetLoss(0, Math.min(sampler.chains * sampler.batch_size, n));
   if (!Number.isFinite(initLoss)) throw new InputError("weights", `the loss at w* is ${initLoss}; expected a finite init loss`);
+  return { initLoss, nbeta, runChain: runner.run };
+}
 
+/**
+ * Estimate the (refined) LLC of `config.model` at w* = inputs.weights on
+ * inputs.data. Chains run one after another in this engine instance; each
+ * chain's bits depend only on (seed, chain index), so results do not depend on
+ * how chains are scheduled. A diverging chain raises EstimateError whose
+ * `partial` result holds every draw taken before it.
+ */
+export async function estimate(engine: Engine, config: EstimateConfig, inputs: EstimateInputs, options: EstimateOptions = {}): Promise<EstimateResult> {
+  const { initLoss, nbeta, runChain } = prepareEstimate(engine, config, inputs);
   const traces: ChainTraces[] = [...(options.completed ?? [])];
-  for (let chain = traces.length; chain < sampler.chains; chain++) {
+  for (let chain = traces.length; chain < config.sampler.chains; chain++) {
     try {
-      traces.push(runner.run(chain, options.onProgress, options.signal));
+      traces.push(runChain(chain, options.onProgress, options.signal));
     } catch (e) {
       if (e instanceof ChainDivergedError) {
         const partial = summarize([...traces, e.traces], initLoss, nbeta, config, engine.variant, "error");
