@@ -198,3 +198,11 @@ export function datasetLoss(plan: usize, start: i32, count: i32): f64 {
   }
   return total / <f64>count;
 }
+
+/**
+ * devinterp's default_nbeta: b / ln b for batch size b (1 when b ≤ 1), with the
+ * module's own log: the host's Math.log differs between engines (research notes §3.4).
+ */
+export function defaultNbeta(batch: f64): f64 {
+  return batch <= 1 ? 1.0 : batch / Math.log(batch);
+}

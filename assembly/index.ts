@@ -7,3 +7,4 @@ export * from "./sgld";
 export * from "./adamw";
 export * from "./models";
 export * from "./chain";
+export * from "./selftest";

@@ -317,9 +317,32 @@ function orDefault<T>(value: unknown, fallback: T, parse: (value: unknown) => T)
 
 export type Activation = "identity" | "relu" | "tanh";
 
+/**
+ * TransformerLens HookedTransformer with attn_only=True (the model of Wang et al. 2024):
+ * tensor names and shapes follow TL's state dict, so an exported model loads as is.
+ */
+export interface TransformerConfig {
+  kind: "transformer";
+  n_layers: number;
+  n_heads: number;
+  d_model: number;
+  d_head: number;
+  n_ctx: number;
+  d_vocab: number;
+  /** "LN": LayerNorm (with weight and bias) before each attention block and before the unembed. */
+  normalization: "LN" | null;
+  /** "shortformer": W_pos is added to the query and key inputs only, after ln1 (TL semantics). */
+  positional_embedding: "standard" | "shortformer";
+  attn_bias: boolean;
+  unembed_bias: boolean;
+}
+
 export type ModelConfig =
   | { kind: "mlp"; sizes: number[]; activation: Activation; bias: boolean }
-  | { kind: "polynomial"; powers: number[] };
+  | { kind: "polynomial"; powers: number[] }
+  | TransformerConfig;
+
+export type LossKind = "mse" | "cross_entropy";
 
 export interface SamplerConfig {
   method: "sgld" | "rmsprop_sgld";
@@ -354,7 +377,8 @@ export type Restriction = Record<string, "all" | number[]>;
 export interface EstimateConfig {
   name?: string;
   model: ModelConfig;
-  loss: "mse";
+  /** "mse" for the mlp and polynomial models, "cross_entropy" (next token) for the transformer. */
+  loss: LossKind;
   /** Path of the weights w* around which the LLC is estimated. */
   weights: string;
   /** Path of the data (tensors x, y). */
@@ -439,16 +463,38 @@ export function samplerSteps(s: SamplerConfig): number {
 
 const MLP_KEYS = ["kind", "sizes", "activation", "bias"] as const;
 const POLYNOMIAL_KEYS = ["kind", "powers"] as const;
+const TRANSFORMER_KEYS = [
+  "kind", "n_layers", "n_heads", "d_model", "d_head", "n_ctx", "d_vocab",
+  "normalization", "positional_embedding", "attn_bias", "unembed_bias",
+] as const;
 // Keys are first checked against every model's keys, so a typo of "kind" itself
 // is reported as a typo rather than as a missing kind.
-const ANY_MODEL_KEYS = [...new Set<string>([...MLP_KEYS, ...POLYNOMIAL_KEYS])];
+const ANY_MODEL_KEYS = [...new Set<string>([...MLP_KEYS, ...POLYNOMIAL_KEYS, ...TRANSFORMER_KEYS])];
 
 function parseModel(raw: unknown, path: string): ModelConfig {
   const f = expectObject(raw, path, ANY_MODEL_KEYS);
-  const kind = expectOneOf(f.kind, joinField(path, "kind"), ["mlp", "polynomial"]);
-  const keysOfKind: readonly string[] = kind === "mlp" ? MLP_KEYS : POLYNOMIAL_KEYS;
+  const kind = expectOneOf(f.kind, joinField(path, "kind"), ["mlp", "polynomial", "transformer"]);
+  const keysOfKind: readonly string[] = kind === "mlp" ? MLP_KEYS : kind === "polynomial" ? POLYNOMIAL_KEYS : TRANSFORMER_KEYS;
   for (const key of Object.keys(f)) {
     if (!keysOfKind.includes(key)) throwUnknownField(joinField(path, key), key, keysOfKind, {}, ` for a "${kind}" model`);
+  }
+  if (kind === "transformer") {
+    const positive = (key: string) => expectInteger(required(f[key], joinField(path, key), "a positive integer"), joinField(path, key), { min: 1 });
+    return {
+      kind,
+      n_layers: positive("n_layers"),
+      n_heads: positive("n_heads"),
+      d_model: positive("d_model"),
+      d_head: positive("d_head"),
+      n_ctx: positive("n_ctx"),
+      d_vocab: positive("d_vocab"),
+      normalization: orDefault(f.normalization, "LN" as const, (v) => expectOneOf(v, joinField(path, "normalization"), ["LN", null])),
+      positional_embedding: orDefault(f.positional_embedding, "standard" as const, (v) =>
+        expectOneOf(v, joinField(path, "positional_embedding"), ["standard", "shortformer"]),
+      ),
+      attn_bias: orDefault(f.attn_bias, true, (v) => expectBoolean(v, joinField(path, "attn_bias"))),
+      unembed_bias: orDefault(f.unembed_bias, true, (v) => expectBoolean(v, joinField(path, "unembed_bias"))),
+    };
   }
   if (kind === "polynomial") {
     return {
@@ -505,9 +551,12 @@ export function parseConfig(raw: unknown): EstimateConfig {
   if (f.$schema !== undefined) expectString(f.$schema, "$schema");
   if (f.comment !== undefined) expectString(f.comment, "comment");
   const pathExpected = "a non-empty string (a file path)";
+  const model = parseModel(required(f.model, "model", 'an object such as {"kind": "mlp", "sizes": [...]}'), "model");
+  // Each model has one loss: regression models MSE, the language model next-token cross-entropy.
+  const modelLoss: LossKind = model.kind === "transformer" ? "cross_entropy" : "mse";
   const config: EstimateConfig = {
-    model: parseModel(required(f.model, "model", 'an object such as {"kind": "mlp", "sizes": [...]}'), "model"),
-    loss: orDefault(f.loss, "mse" as const, (v) => expectOneOf(v, "loss", ["mse"])),
+    model,
+    loss: orDefault(f.loss, modelLoss, (v) => expectOneOf(v, "loss", [modelLoss])),
     weights: expectString(required(f.weights, "weights", pathExpected), "weights", { nonEmpty: true }),
     data: expectString(required(f.data, "data", pathExpected), "data", { nonEmpty: true }),
     sampler: parseSamplerConfig(f.sampler, "sampler"),

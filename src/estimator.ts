@@ -13,9 +13,9 @@ import { tensorToFloat64, type Tensor } from "./io/safetensors.ts";
 export const ENGINE_NAME = "llc-wasm";
 export const ENGINE_VERSION = "0.1.0";
 
-/** devinterp utils.default_nbeta: b / ln b for the (effective) batch size b; 1 when b ≤ 1. */
-export function defaultNbeta(batchSize: number): number {
-  return batchSize <= 1 ? 1 : batchSize / Math.log(batchSize);
+/** devinterp utils.default_nbeta: b / ln b for the (effective) batch size b; 1 when b ≤ 1 (log computed in the engine). */
+export function defaultNbeta(engine: Engine, batchSize: number): number {
+  return engine.kernels.defaultNbeta(batchSize);
 }
 
 export class InputError extends Error {
@@ -146,8 +146,8 @@ export function summarize(traces: ChainTraces[], initLoss: number, nbeta: number
   return result;
 }
 
-export function resolveNbeta(sampler: SamplerConfig): number {
-  return sampler.nbeta === "default" ? defaultNbeta(sampler.batch_size) : sampler.nbeta;
+export function resolveNbeta(engine: Engine, sampler: SamplerConfig): number {
+  return sampler.nbeta === "default" ? defaultNbeta(engine, sampler.batch_size) : sampler.nbeta;
 }
 
 export class EstimateError extends Error {
@@ -177,7 +177,7 @@ export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: 
   const { dIn, dOut } = modelDims(config.model);
   const { x, y, n } = loadData(inputs.data, dIn, dOut);
   if (sampler.batch_size > n) throw new InputError("sampler.batch_size", `expected at most the number of data rows (${n}), got ${sampler.batch_size}`);
-  const nbeta = resolveNbeta(sampler);
+  const nbeta = resolveNbeta(engine, sampler);
 
   const params = engine.allocF32(layout.padded);
   const grads = engine.allocF32(layout.padded);

@@ -1,13 +1,14 @@
 // Model layouts (tensor names and shapes as PyTorch would write them) and the
 // plans that tell the WebAssembly forward/backward where everything lives.
 import type { Engine } from "./engine.ts";
-import type { ModelConfig } from "./config.ts";
+import type { ModelConfig, TransformerConfig } from "./config.ts";
 import { buildLayout, type Layout } from "./arena.ts";
 
 const ACTIVATIONS = { identity: 0, relu: 1, tanh: 2 } as const;
 
 export function modelLayout(model: ModelConfig): Layout {
   if (model.kind === "polynomial") return buildLayout([{ name: "weights", shape: [model.powers.length] }]);
+  if (model.kind === "transformer") return buildLayout(transformerTensors(model));
   const specs: { name: string; shape: number[] }[] = [];
   for (let i = 0; i + 1 < model.sizes.length; i++) {
     specs.push({ name: `layers.${i}.weight`, shape: [model.sizes[i + 1], model.sizes[i]] });
@@ -16,8 +17,34 @@ export function modelLayout(model: ModelConfig): Layout {
   return buildLayout(specs);
 }
 
+/**
+ * TransformerLens state-dict names and shapes of an attention-only HookedTransformer
+ * (W_Q/W_K/W_V [n_heads, d_model, d_head], W_O [n_heads, d_head, d_model]).
+ */
+export function transformerTensors(m: TransformerConfig): { name: string; shape: number[] }[] {
+  const specs: { name: string; shape: number[] }[] = [
+    { name: "embed.W_E", shape: [m.d_vocab, m.d_model] },
+    { name: "pos_embed.W_pos", shape: [m.n_ctx, m.d_model] },
+  ];
+  for (let l = 0; l < m.n_layers; l++) {
+    const block = `blocks.${l}`;
+    if (m.normalization === "LN") specs.push({ name: `${block}.ln1.w`, shape: [m.d_model] }, { name: `${block}.ln1.b`, shape: [m.d_model] });
+    for (const w of ["W_Q", "W_K", "W_V"]) specs.push({ name: `${block}.attn.${w}`, shape: [m.n_heads, m.d_model, m.d_head] });
+    specs.push({ name: `${block}.attn.W_O`, shape: [m.n_heads, m.d_head, m.d_model] });
+    if (m.attn_bias) {
+      for (const b of ["b_Q", "b_K", "b_V"]) specs.push({ name: `${block}.attn.${b}`, shape: [m.n_heads, m.d_head] });
+      specs.push({ name: `${block}.attn.b_O`, shape: [m.d_model] });
+    }
+  }
+  if (m.normalization === "LN") specs.push({ name: "ln_final.w", shape: [m.d_model] }, { name: "ln_final.b", shape: [m.d_model] });
+  specs.push({ name: "unembed.W_U", shape: [m.d_model, m.d_vocab] });
+  if (m.unembed_bias) specs.push({ name: "unembed.b_U", shape: [m.d_vocab] });
+  return specs;
+}
+
 export function modelDims(model: ModelConfig): { dIn: number; dOut: number } {
   if (model.kind === "polynomial") return { dIn: 1, dOut: 1 };
+  if (model.kind === "transformer") return { dIn: model.n_ctx, dOut: model.n_ctx };
   return { dIn: model.sizes[0], dOut: model.sizes[model.sizes.length - 1] };
 }
 
@@ -61,7 +88,7 @@ export function planModel(engine: Engine, model: ModelConfig, layout: Layout, pa
     set(c("PLAN_KIND"), c("MODEL_POLYNOMIAL"));
     set(c("POLY_K"), model.powers.length);
     set(c("POLY_POWERS"), powers);
-  } else {
+  } else if (model.kind === "mlp") {
     const layers = model.sizes.length - 1;
     const widest = Math.max(...model.sizes);
     let scratchBytes = 0;
@@ -92,6 +119,8 @@ export function planModel(engine: Engine, model: ModelConfig, layout: Layout, pa
       set(base + 3, bias ? bias.offset : -1);
       set(base + 4, l === layers - 1 ? pred : engine.allocF32(maxBatch * model.sizes[l + 1]));
     }
+  } else {
+    throw new Error("the transformer's WebAssembly plan is not wired yet (issue 3)");
   }
   return { address: plan, layout, dIn, dOut, maxBatch };
 }
