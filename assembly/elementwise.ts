@@ -119,3 +119,18 @@ export function mseLoss(pred: usize, y: usize, count: i32, dPred: usize): f64 {
   }
   return sum / <f64>count;
 }
+
+/** out = a + b elementwise over n floats (out may alias a or b): the residual stream's sums. */
+export function vectorAdd(out: usize, a: usize, b: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(out + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(a + o) + load<f32>(b + o));
+  }
+}

@@ -8,3 +8,8 @@ export * from "./adamw";
 export * from "./models";
 export * from "./chain";
 export * from "./selftest";
+export * from "./attention";
+export * from "./layernorm";
+export * from "./embedding";
+export * from "./crossentropy";
+export * from "./transformer";

@@ -6,19 +6,12 @@
 import { matmulABt, matmulAtB, matmulAB } from "./matmul";
 import { biasAdd, biasGrad, activationForward, activationBackward, mseLoss } from "./elementwise";
 
-export const MODEL_POLYNOMIAL: i32 = 0;
-export const MODEL_MLP: i32 = 1;
+export * from "./plan";
+import {
+  MODEL_POLYNOMIAL, MODEL_TRANSFORMER, PLAN_KIND, PLAN_D_OUT, PLAN_PARAMS, PLAN_GRADS, PLAN_SCRATCH, PLAN_PRED, PLAN_DPRED, planWord,
+} from "./plan";
+import { transformerLoss } from "./transformer";
 
-// Plan words shared by every model.
-export const PLAN_KIND: i32 = 0;
-export const PLAN_MAX_BATCH: i32 = 1;
-export const PLAN_D_IN: i32 = 2;
-export const PLAN_D_OUT: i32 = 3;
-export const PLAN_PARAMS: i32 = 4; // address of w in the arena
-export const PLAN_GRADS: i32 = 5; // address of ∂L/∂w (same layout)
-export const PLAN_SCRATCH: i32 = 6;
-export const PLAN_PRED: i32 = 7; // [batch, d_out]
-export const PLAN_DPRED: i32 = 8; // [batch, d_out]
 // Polynomial: f(x) = x·∏ w_i^{p_i} (devinterp's normal-crossing toy).
 export const POLY_K: i32 = 10;
 export const POLY_POWERS: i32 = 11; // address of k f64 powers
@@ -29,10 +22,9 @@ export const MLP_GRAD_A: i32 = 12; // two ping-pong buffers [batch, max width] f
 export const MLP_GRAD_B: i32 = 13;
 export const MLP_LAYER0: i32 = 16;
 export const MLP_LAYER_WORDS: i32 = 5; // in, out, weight offset, bias offset (−1: none), output buffer
-export const PLAN_WORDS_FIXED: i32 = 16;
 
 @inline function word(plan: usize, i: i32): i32 {
-  return load<i32>(plan + (<usize>i << 2));
+  return planWord(plan, i);
 }
 @inline function layerWord(plan: usize, layer: i32, field: i32): i32 {
   return word(plan, MLP_LAYER0 + layer * MLP_LAYER_WORDS + field);
@@ -50,12 +42,14 @@ export function modelForward(plan: usize, X: usize, batch: i32): void {
 
 /** Mean minibatch loss without gradients (the init loss L0 uses it). */
 export function modelLoss(plan: usize, X: usize, Y: usize, batch: i32): f64 {
+  if (word(plan, PLAN_KIND) == MODEL_TRANSFORMER) return transformerLoss(plan, X, batch, false);
   modelForward(plan, X, batch);
   return mseLoss(<usize>word(plan, PLAN_PRED), Y, batch * word(plan, PLAN_D_OUT), 0);
 }
 
 /** Mean minibatch loss, and its gradient written (not added) into the PLAN_GRADS arena. */
 export function modelLossGrad(plan: usize, X: usize, Y: usize, batch: i32): f64 {
+  if (word(plan, PLAN_KIND) == MODEL_TRANSFORMER) return transformerLoss(plan, X, batch, true);
   modelForward(plan, X, batch);
   const dPred = <usize>word(plan, PLAN_DPRED);
   const loss = mseLoss(<usize>word(plan, PLAN_PRED), Y, batch * word(plan, PLAN_D_OUT), dPred);

@@ -45,18 +45,46 @@ export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;
 }
 
+/** A run of arena floats a restriction frees: `size` floats of `tensor` from element `start`. */
+export interface ArenaRange {
+  tensor: TensorView;
+  start: number;
+  size: number;
+}
+
+export function wholeTensor(view: TensorView | undefined): ArenaRange[] | undefined {
+  return view && [{ tensor: view, start: 0, size: view.size }];
+}
+
+/** Resolves a selector string ("l0h3", "embed", ...) of a model; undefined if unknown. */
+export type SelectorResolver = (selector: string) => ArenaRange[] | undefined;
+
 /**
  * The 0/1 mask of a weight restriction (Wang et al. 2024, weight-refined LLC):
  * null restricts nothing (every parameter moves); otherwise only the named
- * tensors, or the elements whose mask entry is 1, move and the rest stay at w*.
+ * tensors, the elements whose mask entry is 1, or the ranges the selectors name
+ * move, and the rest stay at w*.
  */
-export function restrictionMask(layout: Layout, restrict: Record<string, "all" | readonly number[]> | null): Float32Array {
+export function restrictionMask(
+  layout: Layout,
+  restrict: Record<string, "all" | readonly number[]> | readonly string[] | null,
+  resolveSelector: SelectorResolver = () => undefined,
+  selectorForms = "tensor names",
+): Float32Array {
   const mask = new Float32Array(layout.padded);
   if (!restrict) {
     mask.fill(1, 0, layout.size);
     return mask;
   }
-  for (const [name, spec] of Object.entries(restrict)) {
+  if (Array.isArray(restrict)) {
+    restrict.forEach((selector, i) => {
+      const ranges = resolveSelector(selector) ?? wholeTensor(findTensor(layout, selector));
+      if (!ranges) throw new ConfigError(`restrict[${i}]`, `unknown selector ${JSON.stringify(selector)} (expected ${selectorForms})`);
+      for (const r of ranges) mask.fill(1, r.tensor.offset + r.start, r.tensor.offset + r.start + r.size);
+    });
+    return mask;
+  }
+  for (const [name, spec] of Object.entries(restrict as Record<string, "all" | readonly number[]>)) {
     const field = `restrict.${name}`;
     const view = findTensor(layout, name);
     if (!view) throw new ConfigError(field, `no such tensor in the model (tensors: ${layout.tensors.map((t) => t.name).join(", ")})`);

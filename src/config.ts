@@ -372,7 +372,13 @@ export interface SamplerConfig {
 }
 
 /** Tensor name → "all" its entries, or a flat 0/1 mask over them. */
-export type Restriction = Record<string, "all" | number[]>;
+/**
+ * Which weights move (weight-refined LLC, Wang et al. 2024): per tensor ("all" or a
+ * flattened 0/1 mask), or selectors — "l0h3" (one head's W_Q, W_K, W_V, W_O and its
+ * b_Q, b_K, b_V slices), "l1" (a layer's attention), "embed", "pos", "unembed", "ln",
+ * or a list of them (their union). Selectors are resolved against the model later.
+ */
+export type Restriction = Record<string, "all" | number[]> | string[];
 
 export interface EstimateConfig {
   name?: string;
@@ -522,6 +528,13 @@ const MASK_EXPECTED = '"all" or a non-empty array of 0/1 numbers';
 
 function parseRestriction(raw: unknown, path: string): Restriction | null {
   if (raw === null) return null;
+  if (typeof raw === "string") return [expectString(raw, path, { nonEmpty: true })];
+  if (Array.isArray(raw)) {
+    return expectArrayOf(raw, path, (v, at) => expectString(v, at, { nonEmpty: true }), {
+      minLength: 1,
+      expected: 'a non-empty list of selectors such as ["l0h3", "embed"]',
+    });
+  }
   const entries = Object.entries(expectRecord(raw, path)).map(([name, value]) => {
     const at = joinField(path, name);
     if (value === "all") return [name, "all"] as const;

@@ -4,9 +4,9 @@
 // Refined variants (Wang et al. 2024): a restriction mask (weight-refined) and
 // the data the caller passes (data-refined) change what is sampled, not this.
 import type { Engine } from "./engine.ts";
-import type { EstimateConfig, SamplerConfig } from "./config.ts";
+import type { EstimateConfig, SamplerConfig, TransformerConfig } from "./config.ts";
 import { formatShape, restrictionMask, type Layout } from "./arena.ts";
-import { modelDims, modelLayout, planModel } from "./models.ts";
+import { modelDims, modelLayout, planModel, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
 import { createChainRunner, ChainDivergedError, type ChainTraces, type Progress } from "./sampler.ts";
 import { tensorToFloat64, type Tensor } from "./io/safetensors.ts";
 
@@ -106,6 +106,31 @@ export function loadData(data: Map<string, Tensor>, dIn: number, dOut: number, f
   return { x: x.values, y: y.values, n: x.n };
 }
 
+/**
+ * Token sequences "tokens" [n_seq, T] (I32 or I64) for the transformer: 2 ≤ T ≤ n_ctx
+ * (T − 1 next-token predictions per sequence) and every token in [0, d_vocab).
+ */
+export function loadTokens(data: Map<string, Tensor>, model: TransformerConfig, field = "data"): { x: Int32Array; y: Float32Array; n: number; seqLen: number } {
+  const t = data.get("tokens");
+  const at = `${field}["tokens"]`;
+  if (!t) throw new InputError(at, `missing tensor; expected int32 token sequences [n_seq, T] (present: ${[...data.keys()].join(", ") || "none"})`);
+  if (t.dtype !== "I32" && t.dtype !== "I64") throw new InputError(at, `expected dtype I32 or I64, got ${t.dtype}`);
+  if (t.shape.length !== 2) throw new InputError(at, `expected shape [n_seq, T], got ${formatShape(t.shape)}`);
+  const [n, seqLen] = t.shape;
+  if (seqLen > model.n_ctx) throw new InputError(at, `sequences of ${seqLen} tokens are longer than the model's n_ctx = ${model.n_ctx}`);
+  if (seqLen < 2) throw new InputError(at, `expected sequences of at least 2 tokens (one next-token prediction), got ${seqLen}`);
+  if (n < 1) throw new InputError(at, "expected at least one sequence");
+  const values = tensorToFloat64(t);
+  const x = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const token = values[i];
+    if (!(token >= 0 && token < model.d_vocab) || !Number.isInteger(token))
+      throw new InputError(`${at}[${Math.floor(i / seqLen)}][${i % seqLen}]`, `expected a token id in [0, ${model.d_vocab}) (d_vocab), got ${token}`);
+    x[i] = token;
+  }
+  return { x, y: new Float32Array(0), n, seqLen };
+}
+
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Sample standard deviation (ddof = 1, torch's default); null for fewer than 2 values. */
@@ -166,6 +191,8 @@ export interface PreparedEstimate {
   readonly nbeta: number;
   /** Run chain `chain` from w* (its bits depend only on seed and chain index). Throws ChainDivergedError. */
   runChain(chain: number, onProgress?: (p: Progress) => void, signal?: AbortSignal): ChainTraces;
+  /** The weights where the last chain ended (w* before any chain), as a padded arena copy. */
+  weights(): Float32Array;
 }
 
 /** Check the inputs against the model, plan every buffer in `engine` once, and evaluate L0. */
@@ -173,15 +200,18 @@ export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: 
   const { sampler } = config;
   const layout = modelLayout(config.model);
   const wStar = loadWeights(layout, inputs.weights);
-  const mask = restrictionMask(layout, config.restrict);
-  const { dIn, dOut } = modelDims(config.model);
-  const { x, y, n } = loadData(inputs.data, dIn, dOut);
+  const model0 = config.model;
+  const mask = model0.kind === "transformer"
+    ? restrictionMask(layout, config.restrict, transformerSelector(model0, layout), TRANSFORMER_SELECTORS)
+    : restrictionMask(layout, config.restrict);
+  const { dIn, dOut } = modelDims(model0);
+  const { x, y, n, seqLen } = model0.kind === "transformer" ? loadTokens(inputs.data, model0) : { ...loadData(inputs.data, dIn, dOut), seqLen: undefined };
   if (sampler.batch_size > n) throw new InputError("sampler.batch_size", `expected at most the number of data rows (${n}), got ${sampler.batch_size}`);
   const nbeta = resolveNbeta(engine, sampler);
 
   const params = engine.allocF32(layout.padded);
   const grads = engine.allocF32(layout.padded);
-  const model = planModel(engine, config.model, layout, params, grads, sampler.batch_size);
+  const model = planModel(engine, config.model, layout, params, grads, sampler.batch_size, seqLen);
   const runner = createChainRunner({ engine, model, sampler, nbeta, wStar, mask, x, y, n, params, grads });
 
   // L0 at w* (devinterp get_init_loss_multi_batch): the first `chains` batches in
@@ -192,7 +222,7 @@ export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: 
     : sampler.init_loss === "full" ? runner.datasetLoss(0, n)
     : runner.datasetLoss(0, Math.min(sampler.chains * sampler.batch_size, n));
   if (!Number.isFinite(initLoss)) throw new InputError("weights", `the loss at w* is ${initLoss}; expected a finite init loss`);
-  return { initLoss, nbeta, runChain: runner.run };
+  return { initLoss, nbeta, runChain: runner.run, weights: () => engine.f32(params, layout.padded).slice() };
 }
 
 /**

@@ -2,7 +2,7 @@
 // plans that tell the WebAssembly forward/backward where everything lives.
 import type { Engine } from "./engine.ts";
 import type { ModelConfig, TransformerConfig } from "./config.ts";
-import { buildLayout, type Layout } from "./arena.ts";
+import { buildLayout, findTensor, wholeTensor, type ArenaRange, type Layout, type SelectorResolver } from "./arena.ts";
 
 const ACTIVATIONS = { identity: 0, relu: 1, tanh: 2 } as const;
 
@@ -42,6 +42,46 @@ export function transformerTensors(m: TransformerConfig): { name: string; shape:
   return specs;
 }
 
+export const TRANSFORMER_SELECTORS = '"l<layer>h<head>" (e.g. "l0h3"), "l<layer>", "embed", "pos", "unembed", "ln", or a tensor name';
+
+/**
+ * Selectors of the refined-LLC paper (Wang et al. 2024): "l0h3" frees head 3 of
+ * layer 0 — its slices of W_Q, W_K, W_V [n_heads, d_model, d_head], W_O [n_heads,
+ * d_head, d_model] and b_Q, b_K, b_V [n_heads, d_head] (b_O is shared by all heads);
+ * "l1" a layer's whole attention; "embed", "pos", "unembed", "ln" those tensors.
+ */
+export function transformerSelector(m: TransformerConfig, layout: Layout): SelectorResolver {
+  const tensors = (names: string[]) => names.flatMap((n) => wholeTensor(findTensor(layout, n)) ?? []);
+  return (selector) => {
+    const head = /^l(\d+)h(\d+)$/.exec(selector);
+    if (head) {
+      const [l, h] = [Number(head[1]), Number(head[2])];
+      if (l >= m.n_layers || h >= m.n_heads) return undefined;
+      const ranges: ArenaRange[] = [];
+      for (const w of ["W_Q", "W_K", "W_V", "W_O"]) {
+        const t = findTensor(layout, `blocks.${l}.attn.${w}`)!;
+        ranges.push({ tensor: t, start: h * m.d_model * m.d_head, size: m.d_model * m.d_head });
+      }
+      for (const b of ["b_Q", "b_K", "b_V"]) {
+        const t = findTensor(layout, `blocks.${l}.attn.${b}`);
+        if (t) ranges.push({ tensor: t, start: h * m.d_head, size: m.d_head });
+      }
+      return ranges;
+    }
+    const layer = /^l(\d+)$/.exec(selector);
+    if (layer) {
+      const l = Number(layer[1]);
+      if (l >= m.n_layers) return undefined;
+      return layout.tensors.filter((t) => t.name.startsWith(`blocks.${l}.attn.`)).map((t) => ({ tensor: t, start: 0, size: t.size }));
+    }
+    if (selector === "embed") return tensors(["embed.W_E"]);
+    if (selector === "pos") return tensors(["pos_embed.W_pos"]);
+    if (selector === "unembed") return tensors(["unembed.W_U", "unembed.b_U"]);
+    if (selector === "ln") return layout.tensors.filter((t) => /(^|\.)ln(1|_final)\./.test(t.name)).map((t) => ({ tensor: t, start: 0, size: t.size }));
+    return undefined;
+  };
+}
+
 export function modelDims(model: ModelConfig): { dIn: number; dOut: number } {
   if (model.kind === "polynomial") return { dIn: 1, dOut: 1 };
   if (model.kind === "transformer") return { dIn: model.n_ctx, dOut: model.n_ctx };
@@ -68,7 +108,11 @@ export interface ModelPlan {
  * gradients live at `params` and `grads` (arena addresses), allocating its
  * activation buffers and matmul scratch once.
  */
-export function planModel(engine: Engine, model: ModelConfig, layout: Layout, params: number, grads: number, maxBatch: number): ModelPlan {
+export function planModel(engine: Engine, model: ModelConfig, layout: Layout, params: number, grads: number, maxBatch: number, seqLen?: number): ModelPlan {
+  if (model.kind === "transformer") {
+    if (seqLen === undefined) throw new Error("planModel: a transformer plan needs the sequence length");
+    return planTransformer(engine, model, layout, params, grads, maxBatch, seqLen);
+  }
   const k = engine.kernels;
   const c = (name: string) => moduleConstant(engine, name);
   const { dIn, dOut } = modelDims(model);
@@ -80,6 +124,7 @@ export function planModel(engine: Engine, model: ModelConfig, layout: Layout, pa
   set(c("PLAN_D_OUT"), dOut);
   set(c("PLAN_PARAMS"), params);
   set(c("PLAN_GRADS"), grads);
+  set(c("PLAN_ARENA_FLOATS"), layout.padded);
   set(c("PLAN_PRED"), engine.allocF32(maxBatch * dOut));
   set(c("PLAN_DPRED"), engine.allocF32(maxBatch * dOut));
   if (model.kind === "polynomial") {
@@ -119,8 +164,85 @@ export function planModel(engine: Engine, model: ModelConfig, layout: Layout, pa
       set(base + 3, bias ? bias.offset : -1);
       set(base + 4, l === layers - 1 ? pred : engine.allocF32(maxBatch * model.sizes[l + 1]));
     }
-  } else {
-    throw new Error("the transformer's WebAssembly plan is not wired yet (issue 3)");
   }
   return { address: plan, layout, dIn, dOut, maxBatch };
+}
+
+/**
+ * The transformer's plan for batches of up to `maxBatch` sequences of `seqLen`
+ * tokens: every activation assembly/transformer.ts keeps for its backward pass,
+ * planned once (the pattern alone is batch·n_heads·T² floats per layer).
+ */
+function planTransformer(engine: Engine, m: TransformerConfig, layout: Layout, params: number, grads: number, maxBatch: number, seqLen: number): ModelPlan {
+  const k = engine.kernels;
+  const c = (name: string) => moduleConstant(engine, name);
+  const rows = maxBatch * seqLen;
+  const width = m.n_heads * m.d_head;
+  const layerWords = c("TF_LAYER_WORDS");
+  const words = c("TF_LAYER0") + m.n_layers * layerWords;
+  const plan = engine.allocI32(words);
+  const set = (index: number, value: number) => (engine.i32(plan, words)[index] = value);
+  const offset = (name: string) => findTensor(layout, name)?.offset ?? -1;
+  const activations = (floats: number) => engine.allocF32(floats);
+  const useLN = m.normalization === "LN";
+  const shortformer = m.positional_embedding === "shortformer";
+
+  const shapes: [number, number, number][] = [
+    [rows, width, m.d_model], [rows, m.d_model, width], [rows, m.d_vocab, m.d_model], // forward A·B
+    [m.d_model, m.d_vocab, rows], [width, m.d_model, rows], [m.d_model, width, rows], // Aᵀ·B
+    [rows, m.d_model, m.d_vocab], [rows, width, m.d_model], [rows, m.d_model, width], // A·Bᵀ
+  ];
+  const scratch = Math.max(k.attentionScratchBytes(seqLen, m.d_head), ...shapes.map(([a, b, d]) => k.matmulScratchBytes(a, b, d)));
+  set(c("PLAN_KIND"), c("MODEL_TRANSFORMER"));
+  set(c("PLAN_MAX_BATCH"), maxBatch);
+  set(c("PLAN_D_IN"), seqLen);
+  set(c("PLAN_D_OUT"), 0);
+  set(c("PLAN_PARAMS"), params);
+  set(c("PLAN_GRADS"), grads);
+  set(c("PLAN_ARENA_FLOATS"), layout.padded);
+  set(c("PLAN_SCRATCH"), engine.alloc(scratch));
+  set(c("TF_LAYERS"), m.n_layers);
+  set(c("TF_HEADS"), m.n_heads);
+  set(c("TF_D_MODEL"), m.d_model);
+  set(c("TF_D_HEAD"), m.d_head);
+  set(c("TF_D_VOCAB"), m.d_vocab);
+  set(c("TF_LAYER_NORM"), useLN ? 1 : 0);
+  set(c("TF_SHORTFORMER"), shortformer ? 1 : 0);
+  set(c("TF_W_E"), offset("embed.W_E"));
+  set(c("TF_W_POS"), offset("pos_embed.W_pos"));
+  set(c("TF_LNF_W"), offset("ln_final.w"));
+  set(c("TF_LNF_B"), offset("ln_final.b"));
+  set(c("TF_W_U"), offset("unembed.W_U"));
+  set(c("TF_B_U"), offset("unembed.b_U"));
+  for (let l = 0; l < m.n_layers; l++) {
+    const base = c("TF_LAYER0") + l * layerWords;
+    const field = (name: string) => base + c(name);
+    const block = `blocks.${l}`;
+    set(field("TFL_LN_W"), offset(`${block}.ln1.w`));
+    set(field("TFL_LN_B"), offset(`${block}.ln1.b`));
+    for (const w of ["Q", "K", "V", "O"]) set(field(`TFL_W_${w}`), offset(`${block}.attn.W_${w}`));
+    for (const b of ["Q", "K", "V", "O"]) set(field(`TFL_B_${b}`), offset(`${block}.attn.b_${b}`));
+    const resid = activations(rows * m.d_model);
+    const x = useLN ? activations(rows * m.d_model) : resid; // no LN: the block reads resid_l itself
+    set(field("TFL_RESID"), resid);
+    set(field("TFL_X"), x);
+    set(field("TFL_MEAN"), useLN ? activations(rows) : 0);
+    set(field("TFL_RSTD"), useLN ? activations(rows) : 0);
+    set(field("TFL_QK_IN"), shortformer ? activations(rows * m.d_model) : x);
+    for (const t of ["TFL_Q", "TFL_K", "TFL_V", "TFL_Z"]) set(field(t), activations(rows * width));
+    set(field("TFL_PATTERN"), activations(maxBatch * m.n_heads * seqLen * seqLen));
+    for (const p of ["TFL_PACKED_Q", "TFL_PACKED_K", "TFL_PACKED_V"]) set(field(p), activations(m.d_model * width));
+  }
+  const residFinal = activations(rows * m.d_model);
+  set(c("TF_RESID_FINAL"), residFinal);
+  set(c("TF_FINAL_X"), useLN ? activations(rows * m.d_model) : residFinal);
+  set(c("TF_FINAL_MEAN"), useLN ? activations(rows) : 0);
+  set(c("TF_FINAL_RSTD"), useLN ? activations(rows) : 0);
+  set(c("TF_LOGITS"), activations(rows * m.d_vocab));
+  set(c("TF_D_LOGITS"), activations(rows * m.d_vocab));
+  set(c("TF_D_RESID"), activations(rows * m.d_model));
+  set(c("TF_D_X"), activations(rows * m.d_model));
+  for (const t of ["TF_D_Q", "TF_D_K", "TF_D_V", "TF_D_Z"]) set(c(t), activations(rows * width));
+  set(c("TF_D_W_PACKED"), activations(m.d_model * width));
+  return { address: plan, layout, dIn: seqLen, dOut: 0, maxBatch };
 }

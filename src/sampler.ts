@@ -52,7 +52,7 @@ export interface ChainSetup {
   nbeta: number;
   wStar: Float32Array; // padded arena
   mask: Float32Array; // padded arena
-  x: Float32Array; // [n, dIn]
+  x: Float32Array | Int32Array; // [n, dIn] features, or [n_seq, T] tokens
   y: Float32Array; // [n, dOut]
   n: number;
   params: number; // arena address of w (the model plan's params)
@@ -167,8 +167,9 @@ export function createChainRunner(setup: ChainSetup): ChainRunner {
   };
 }
 
-function copyIn(engine: Engine, data: Float32Array): number {
+function copyIn(engine: Engine, data: Float32Array | Int32Array): number {
   const ptr = engine.allocF32(Math.max(1, data.length));
-  engine.f32(ptr, data.length).set(data);
+  if (data instanceof Int32Array) engine.i32(ptr, data.length).set(data);
+  else engine.f32(ptr, data.length).set(data);
   return ptr;
 }

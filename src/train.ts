@@ -24,19 +24,26 @@ export interface TrainResult {
   gradientNorm: number; // ‖∇L‖ at the end: near 0 at a critical point
 }
 
-/** Full-batch AdamW from `init` on (x, y); deterministic in every host. */
-export function trainFullBatch(engine: Engine, model: ModelConfig, layout: Layout, init: Float32Array, x: Float32Array, y: Float32Array, n: number, options: AdamWOptions): TrainResult {
+/**
+ * Full-batch AdamW from `init` on (x, y) — or, for the transformer, on token
+ * sequences x [n, seqLen] (y empty); deterministic in every host.
+ */
+export function trainFullBatch(
+  engine: Engine, model: ModelConfig, layout: Layout, init: Float32Array,
+  x: Float32Array | Int32Array, y: Float32Array, n: number, options: AdamWOptions, seqLen?: number,
+): TrainResult {
   const k = engine.kernels;
   const P = layout.padded;
   const params = engine.allocF32(P);
   const grads = engine.allocF32(P);
   const m = engine.allocF32(P);
   const v = engine.allocF32(P);
-  const X = engine.allocF32(x.length);
-  const Y = engine.allocF32(y.length);
-  const plan = planModel(engine, model, layout, params, grads, n);
+  const X = engine.allocF32(Math.max(1, x.length));
+  const Y = engine.allocF32(Math.max(1, y.length));
+  const plan = planModel(engine, model, layout, params, grads, n, seqLen);
   engine.f32(params, P).set(init);
-  engine.f32(X, x.length).set(x);
+  if (x instanceof Int32Array) engine.i32(X, x.length).set(x);
+  else engine.f32(X, x.length).set(x);
   engine.f32(Y, y.length).set(y);
   const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0, maxGradNorm, finalLrFactor = 1 } = options;
   for (let t = 1; t <= options.steps; t++) {

@@ -1,0 +1,933 @@
+// Causal multi-head self-attention, TransformerLens semantics (the core of
+// `Attention.forward` in transformer_lens/components/abstract_attention.py:
+// scores = q·kᵀ / √d_head, causal mask with −∞, softmax over keys, z = pattern·v),
+// forward and backward side by side, plus the vectorisable exp the softmaxes of
+// this file and of crossentropy.ts use.
+//
+// LAYOUT (all f32, row-major, byte-address pointers):
+//   q, k, v, z, dq, dk, dv, dz : [batch, pos, n_heads, d_head]   (x·W_Q reshaped, as in TL)
+//   pattern                    : [batch, n_heads, pos, pos]      (TL's attention pattern)
+// pattern[b,h,i,j] = softmax_j≤i(scores)[j] for j ≤ i and +0 for j > i (the masked
+// entries TL's softmax of −∞ gives), so the buffer can be read as TL's `pattern`.
+//
+// DETERMINISM CONTRACT. With T = pos, D = d_head, scale = f32(1/√D), every value is
+// one fixed sequence of f32 operations (no FMA, no relaxed SIMD), sums from +0:
+//   s[i,j]   = (Σ_{d=0..D−1 ascending} q[i,d]·k[j,d]) · scale          for j ≤ i
+//   m[i]     = max_{j ≤ i} s[i,j]            (max is exact, so its order is free)
+//   e[i,j]   = exp(s[i,j] − m[i])            (expPoly below)
+//   sum[i]   = Σ_{j=0..i ascending} e[i,j];  inv[i] = 1 / sum[i]
+//   P[i,j]   = e[i,j] · inv[i]
+//   z[i,d]   = Σ_{j=0..i ascending} P[i,j]·v[j,d]
+// backward (the softmax Jacobian, e.g. FlashAttention-2 §2.2 / llm.c attention_backward):
+//   dP[i,j]  = Σ_{d ascending} dz[i,d]·v[j,d]
+//   Dr[i]    = Σ_{j=0..i ascending} dP[i,j]·P[i,j]
+//   dS[i,j]  = (P[i,j]·(dP[i,j] − Dr[i]))·scale          (the 1/√D of both dq and dk)
+//   dq[i,d]  = Σ_{j=0..i ascending}   dS[i,j]·k[j,d]
+//   dk[j,d]  = Σ_{i=j..T−1 ascending} dS[i,j]·q[i,d]
+//   dv[j,d]  = Σ_{i=j..T−1 ascending} P[i,j]·dz[i,d]
+// dq, dk, dv are WRITTEN (not accumulated). Every sum runs over exactly the causal
+// terms: a value at a later position never enters an earlier output, not even as
+// 0·x (which would turn into NaN for x = ∞), so causality holds bit for bit.
+//
+// SIMD plan (research notes §1.3: for small heads the exp dominates, so it is
+// vectorised too). Per (batch, head) the queries go in blocks of 4 and the
+// lanes of a vector are those 4 query rows: a "strip" holds [key j][row r].
+//  - scores: 8 keys × 4 rows per tile, k splat from a transposed copy kT[d][j],
+//    q rows as one vector per d from a packed [d][4] strip; each lane sums d in
+//    ascending order, as above;
+//  - softmax on the strip: lane r walks j ascending (max, exp, sum), so the
+//    per-row order is the scalar loop's; keys i0+1..i0+3 of a block are valid
+//    only for some rows, and there the invalid lanes are masked to −∞ (max) or
+//    exactly +0 (exp, products), which leaves a sum started from +0 unchanged
+//    (x + (+0) = x for x ≠ 0, and +0 + (+0) = +0; such a sum is never −0);
+//  - P·v, dS·k: 4 rows × 8 columns of d tiles, P (or dS) splat from the strip,
+//    v rows as vectors; the block's causal triangle is added term by term;
+//  - dSᵀ·q, Pᵀ·dz: 4 keys × 8 columns, summing i ascending over the strips of
+//    every later row block (kept, lower triangle only, in scratch).
+// The scalar build runs the contract loops directly (and only needs a row of
+// scratch), so both builds give the same bits.
+
+/** Bytes per f32. */
+const F32: usize = 4;
+
+// ---------------------------------------------------------------------------
+// exp: Cody–Waite range reduction + the Cephes expf polynomial (Moshier,
+// Cephes Math Library, expf.c): x = n·ln2 + r, |r| ≤ ln2/2, e^r ≈ 1 + r + r²·P(r),
+// then 2^n built from exponent bits. Only add/sub/mul, min/max and integer ops,
+// so a SIMD lane and the scalar function give the same bits. n is rounded to
+// nearest by adding and subtracting 1.5·2^23 (Hacker's-Delight style), which
+// also leaves n in the low bits of t. 2^n is applied as 2^⌊n/2⌋·2^(n−⌊n/2⌋):
+// both factors are normal for n ∈ [−150, 128], the first product is exact and
+// the second rounds once, so results that underflow into subnormals are still
+// correctly rounded from y·2^n (e^−88 ≈ 6·10^−39 keeps its relative accuracy
+// to within the subnormal spacing) and x > 88.73 overflows to +∞.
+
+const EXP_MIN_ARG: f32 = -104.0; // e^−104 < 2^−150: the result rounds to 0
+const EXP_MAX_ARG: f32 = 89.0; // e^89 > FLT_MAX: the result overflows to +∞
+const EXP_LOG2E: f32 = 1.44269504088896341;
+const EXP_ROUND: f32 = 12582912.0; // 1.5·2^23
+const EXP_ROUND_BITS: i32 = 0x4b400000; // bits of EXP_ROUND
+const EXP_LN2_HI: f32 = 0.693359375; // 9 significant bits: n·LN2_HI is exact
+const EXP_LN2_LO: f32 = -2.12194440e-4; // ln2 − LN2_HI
+const EXP_P0: f32 = 1.9875691500e-4;
+const EXP_P1: f32 = 1.3981999507e-3;
+const EXP_P2: f32 = 8.3334519073e-3;
+const EXP_P3: f32 = 4.1665795894e-2;
+const EXP_P4: f32 = 1.6666665459e-1;
+const EXP_P5: f32 = 5.0000001201e-1;
+
+/** e^x in f32; the reference op sequence that exp4 repeats lane by lane. */
+// @ts-ignore: decorator
+@inline function expPoly(x: f32): f32 {
+  x = min<f32>(max<f32>(x, EXP_MIN_ARG), EXP_MAX_ARG);
+  const t: f32 = x * EXP_LOG2E + EXP_ROUND;
+  const n: f32 = t - EXP_ROUND;
+  const nBits: i32 = reinterpret<i32>(t) - EXP_ROUND_BITS;
+  const r: f32 = (x - n * EXP_LN2_HI) - n * EXP_LN2_LO;
+  let p: f32 = EXP_P0 * r + EXP_P1;
+  p = p * r + EXP_P2;
+  p = p * r + EXP_P3;
+  p = p * r + EXP_P4;
+  p = p * r + EXP_P5;
+  const y: f32 = p * (r * r) + r + <f32>1.0;
+  const half = nBits >> 1;
+  const scaleLo = reinterpret<f32>((half + 127) << 23);
+  const scaleHi = reinterpret<f32>((nBits - half + 127) << 23);
+  return y * scaleLo * scaleHi;
+}
+
+/** expPoly on 4 lanes, the same operations in the same order. */
+// @ts-ignore: decorator
+@inline function exp4(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(EXP_MIN_ARG)), f32x4.splat(EXP_MAX_ARG));
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(EXP_LOG2E)), f32x4.splat(EXP_ROUND));
+  const n = f32x4.sub(t, f32x4.splat(EXP_ROUND));
+  const nBits = i32x4.sub(t, i32x4.splat(EXP_ROUND_BITS));
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(n, f32x4.splat(EXP_LN2_HI))), f32x4.mul(n, f32x4.splat(EXP_LN2_LO)));
+  let p = f32x4.add(f32x4.mul(f32x4.splat(EXP_P0), r), f32x4.splat(EXP_P1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(EXP_P2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(EXP_P3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(EXP_P4));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(EXP_P5));
+  const y = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
+  const half = i32x4.shr_s(nBits, 1);
+  const scaleLo = i32x4.shl(i32x4.add(half, i32x4.splat(127)), 23);
+  const scaleHi = i32x4.shl(i32x4.add(i32x4.sub(nBits, half), i32x4.splat(127)), 23);
+  return f32x4.mul(f32x4.mul(y, scaleLo), scaleHi);
+}
+
+/**
+ * dst[j] = exp(src[j] − shift) for j < n (nothing stored when dst = 0), and
+ * returns Σ_j dst[j] in the canonical 4-lane order: lane l sums the j ≡ l (mod 4)
+ * in ascending j, result ((l0 + l1) + l2) + l3. The softmax row of crossentropy.ts
+ * (shift = the row max); with shift = 0 it is plain exp, which the tests use.
+ */
+export function expShiftedSum(dst: usize, src: usize, n: i32, shift: f32): f32 {
+  let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const shiftV = f32x4.splat(shift);
+    let lanes = f32x4.splat(0);
+    for (; j + 4 <= n; j += 4) {
+      const o = <usize>j << 2;
+      const e = exp4(f32x4.sub(v128.load(src + o), shiftV));
+      if (dst) v128.store(dst + o, e);
+      lanes = f32x4.add(lanes, e);
+    }
+    l0 = f32x4.extract_lane(lanes, 0);
+    l1 = f32x4.extract_lane(lanes, 1);
+    l2 = f32x4.extract_lane(lanes, 2);
+    l3 = f32x4.extract_lane(lanes, 3);
+  }
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    const e0 = expPoly(load<f32>(src + o) - shift);
+    const e1 = expPoly(load<f32>(src + o, 4) - shift);
+    const e2 = expPoly(load<f32>(src + o, 8) - shift);
+    const e3 = expPoly(load<f32>(src + o, 12) - shift);
+    if (dst) {
+      store<f32>(dst + o, e0);
+      store<f32>(dst + o, e1, 4);
+      store<f32>(dst + o, e2, 8);
+      store<f32>(dst + o, e3, 12);
+    }
+    l0 += e0;
+    l1 += e1;
+    l2 += e2;
+    l3 += e3;
+  }
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    const e = expPoly(load<f32>(src + o) - shift);
+    if (dst) store<f32>(dst + o, e);
+    const lane = j & 3;
+    if (lane == 0) l0 += e;
+    else if (lane == 1) l1 += e;
+    else l2 += e;
+  }
+  return ((l0 + l1) + l2) + l3;
+}
+
+// ---------------------------------------------------------------------------
+// Public entry points.
+
+/**
+ * Scratch bytes attentionForward / attentionBackward may use for this context
+ * length and head size (any batch and head count): the SIMD build's packed
+ * copies and strips, the scalar build's dP row fit inside. Same value in both
+ * builds. About 4·pos² bytes + 20·pos·d_head bytes.
+ */
+export function attentionScratchBytes(nCtx: i32, dHead: i32): i32 {
+  if (nCtx <= 0 || dHead <= 0) return 0;
+  const T4 = (nCtx + 3) & ~3, T8 = (nCtx + 7) & ~7, Dp = (dHead + 3) & ~3;
+  const blocks = T4 >> 2;
+  // dz strips + vᵀ + k, q, dz rows, then the P and dS strips (lower triangle).
+  return (T4 * dHead + dHead * T8 + 3 * T4 * Dp) * <i32>F32 + 2 * <i32>stripOffset(blocks);
+}
+
+/**
+ * z = softmax(causal(q·kᵀ·scale))·v for every (batch, head), and the pattern.
+ * z and pattern are written. Layouts: see the top of the file.
+ */
+export function attentionForward(
+  z: usize, pattern: usize, q: usize, k: usize, v: usize,
+  batch: i32, nCtx: i32, nHeads: i32, dHead: i32, scratch: usize,
+): void {
+  if (batch <= 0 || nCtx <= 0 || nHeads <= 0 || dHead <= 0) return;
+  const rowStride = <usize>nHeads * <usize>dHead * F32;
+  const scale = <f32>(1.0 / Math.sqrt(<f64>dHead));
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < nHeads; h++) {
+      const offset = headOffset(b, h, nCtx, nHeads, dHead);
+      const patternHead = pattern + (<usize>(b * nHeads + h) * <usize>nCtx * <usize>nCtx) * F32;
+      if (ASC_FEATURE_SIMD) {
+        simdForwardHead(z + offset, patternHead, q + offset, k + offset, v + offset, rowStride, nCtx, dHead, scale, scratch);
+      } else {
+        scalarForwardHead(z + offset, patternHead, q + offset, k + offset, v + offset, rowStride, nCtx, dHead, scale);
+      }
+    }
+  }
+}
+
+/**
+ * dq, dk, dv (written) from dz, the pattern attentionForward stored and its
+ * inputs q, k, v. Layouts: see the top of the file.
+ */
+export function attentionBackward(
+  dq: usize, dk: usize, dv: usize, dz: usize, pattern: usize, q: usize, k: usize, v: usize,
+  batch: i32, nCtx: i32, nHeads: i32, dHead: i32, scratch: usize,
+): void {
+  if (batch <= 0 || nCtx <= 0 || nHeads <= 0 || dHead <= 0) return;
+  const rowStride = <usize>nHeads * <usize>dHead * F32;
+  const scale = <f32>(1.0 / Math.sqrt(<f64>dHead));
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < nHeads; h++) {
+      const offset = headOffset(b, h, nCtx, nHeads, dHead);
+      const patternHead = pattern + (<usize>(b * nHeads + h) * <usize>nCtx * <usize>nCtx) * F32;
+      if (ASC_FEATURE_SIMD) {
+        simdBackwardHead(
+          dq + offset, dk + offset, dv + offset, dz + offset, patternHead,
+          q + offset, k + offset, v + offset, rowStride, nCtx, dHead, scale, scratch,
+        );
+      } else {
+        scalarBackwardHead(
+          dq + offset, dk + offset, dv + offset, dz + offset, patternHead,
+          q + offset, k + offset, v + offset, rowStride, nCtx, dHead, scale, scratch,
+        );
+      }
+    }
+  }
+}
+
+/** Byte offset of element [b, 0, h, 0] in a [batch, pos, n_heads, d_head] tensor. */
+// @ts-ignore: decorator
+@inline function headOffset(b: i32, h: i32, nCtx: i32, nHeads: i32, dHead: i32): usize {
+  return (<usize>b * <usize>nCtx * <usize>nHeads + <usize>h) * <usize>dHead * F32;
+}
+
+/**
+ * Byte offset of row block `block`'s strip when the strips of blocks 0.. are
+ * stored one after another, block b holding keys 0 .. roundUp8(4b + 4) − 1
+ * (the score tiles are 8 keys wide): 16·Σ_{b'<block} roundUp8(4b' + 4)
+ * = 128·⌊(block + 1)²/4⌋ bytes.
+ */
+// @ts-ignore: decorator
+@inline function stripOffset(block: i32): usize {
+  const n = <usize>(block + 1);
+  return ((n * n) >> 2) << 7;
+}
+
+// ---------------------------------------------------------------------------
+// Scalar build: the contract loops, one head at a time.
+
+function scalarForwardHead(
+  z: usize, patternHead: usize, q: usize, k: usize, v: usize,
+  rowStride: usize, T: i32, D: i32, scale: f32,
+): void {
+  const rowBytes = <usize>T * F32;
+  for (let i = 0; i < T; i++) {
+    const pRow = patternHead + <usize>i * rowBytes;
+    const qi = q + <usize>i * rowStride;
+    // Scores (kept in the pattern row until they are normalised) and their max.
+    let m = f32.NEGATIVE_INFINITY;
+    for (let j = 0; j <= i; j++) {
+      const kj = k + <usize>j * rowStride;
+      let dot: f32 = 0;
+      for (let d = 0; d < D; d++) dot += load<f32>(qi + (<usize>d << 2)) * load<f32>(kj + (<usize>d << 2));
+      const s: f32 = dot * scale;
+      store<f32>(pRow + (<usize>j << 2), s);
+      m = max<f32>(m, s);
+    }
+    let sum: f32 = 0;
+    for (let j = 0; j <= i; j++) {
+      const p = pRow + (<usize>j << 2);
+      const e = expPoly(load<f32>(p) - m);
+      store<f32>(p, e);
+      sum += e;
+    }
+    const inv: f32 = <f32>1.0 / sum;
+    for (let j = 0; j <= i; j++) {
+      const p = pRow + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) * inv);
+    }
+    if (i + 1 < T) memory.fill(pRow + (<usize>(i + 1) << 2), 0, <usize>(T - i - 1) << 2);
+    // z[i] = Σ_j P[i,j]·v[j], running sums kept (exactly) in z.
+    const zi = z + <usize>i * rowStride;
+    memory.fill(zi, 0, <usize>D << 2);
+    for (let j = 0; j <= i; j++) {
+      const pij = load<f32>(pRow + (<usize>j << 2));
+      const vj = v + <usize>j * rowStride;
+      for (let d = 0; d < D; d++) {
+        const o = <usize>d << 2;
+        store<f32>(zi + o, load<f32>(zi + o) + pij * load<f32>(vj + o));
+      }
+    }
+  }
+}
+
+function scalarBackwardHead(
+  dq: usize, dk: usize, dv: usize, dz: usize, patternHead: usize, q: usize, k: usize, v: usize,
+  rowStride: usize, T: i32, D: i32, scale: f32, scratch: usize,
+): void {
+  const rowBytes = <usize>T * F32;
+  const dBytes = <usize>D << 2;
+  for (let j = 0; j < T; j++) {
+    memory.fill(dk + <usize>j * rowStride, 0, dBytes);
+    memory.fill(dv + <usize>j * rowStride, 0, dBytes);
+  }
+  const dsRow = scratch; // dP[i, 0..i], then dS[i, 0..i]
+  // Rows i in ascending order: dk[j] and dv[j] receive their terms i = j, j+1, … in order.
+  for (let i = 0; i < T; i++) {
+    const pRow = patternHead + <usize>i * rowBytes;
+    const dzi = dz + <usize>i * rowStride;
+    const qi = q + <usize>i * rowStride;
+    let dr: f32 = 0;
+    for (let j = 0; j <= i; j++) {
+      const vj = v + <usize>j * rowStride;
+      let dot: f32 = 0;
+      for (let d = 0; d < D; d++) dot += load<f32>(dzi + (<usize>d << 2)) * load<f32>(vj + (<usize>d << 2));
+      store<f32>(dsRow + (<usize>j << 2), dot);
+      dr += dot * load<f32>(pRow + (<usize>j << 2));
+    }
+    for (let j = 0; j <= i; j++) {
+      const p = dsRow + (<usize>j << 2);
+      store<f32>(p, (load<f32>(pRow + (<usize>j << 2)) * (load<f32>(p) - dr)) * scale);
+    }
+    const dqi = dq + <usize>i * rowStride;
+    memory.fill(dqi, 0, dBytes);
+    for (let j = 0; j <= i; j++) {
+      const ds = load<f32>(dsRow + (<usize>j << 2));
+      const pij = load<f32>(pRow + (<usize>j << 2));
+      const kj = k + <usize>j * rowStride;
+      const dkj = dk + <usize>j * rowStride;
+      const dvj = dv + <usize>j * rowStride;
+      for (let d = 0; d < D; d++) {
+        const o = <usize>d << 2;
+        store<f32>(dqi + o, load<f32>(dqi + o) + ds * load<f32>(kj + o));
+        store<f32>(dkj + o, load<f32>(dkj + o) + ds * load<f32>(qi + o));
+        store<f32>(dvj + o, load<f32>(dvj + o) + pij * load<f32>(dzi + o));
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// SIMD build. Everything below is reached only through `if (ASC_FEATURE_SIMD)`.
+//
+// Per head, with T4 = roundUp4(T), T8 = roundUp8(T), Dp = roundUp4(D), scratch holds
+//   strips4 [T4/4][D][4]  4 rows of q (forward) or dz (backward) per block, lane = row
+//   keysT   [D][T8]       kᵀ (forward) or vᵀ (backward), zero columns T..T8−1
+//   rows    3 × [T4][Dp]  v (forward); k, q, dz (backward), zero padded
+//   strips  the current block's scores/pattern (forward); all P and dS strips (backward)
+
+/** Lanes r ≥ t of a block's key i0 + t (t = 1, 2, 3): the causal triangle. */
+// @ts-ignore: decorator
+@inline function triangleMask(t: i32): v128 {
+  return t == 1 ? i32x4(0, -1, -1, -1) : t == 2 ? i32x4(0, 0, -1, -1) : i32x4(0, 0, 0, -1);
+}
+
+/** Lanes r < rows: the rows of a block that exist (the last block may be partial). */
+// @ts-ignore: decorator
+@inline function rowMask(rows: i32): v128 {
+  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(rows));
+}
+
+function simdForwardHead(
+  z: usize, patternHead: usize, q: usize, k: usize, v: usize,
+  rowStride: usize, T: i32, D: i32, scale: f32, scratch: usize,
+): void {
+  const T4 = (T + 3) & ~3, T8 = (T + 7) & ~7, Dp = (D + 3) & ~3;
+  const qStrips = scratch;
+  const kT = qStrips + <usize>(T4 * D) * F32;
+  const vRows = kT + <usize>(D * T8) * F32;
+  const strip = vRows + <usize>(T4 * Dp) * F32;
+  packStrips(qStrips, q, rowStride, T, D);
+  packTransposed(kT, k, rowStride, T, D, T8);
+  packRows(vRows, v, rowStride, T, D, Dp);
+  const rowBytes = <usize>T * F32;
+  for (let i0 = 0; i0 < T; i0 += 4) {
+    const rows = min(4, T - i0);
+    stripScores(strip, qStrips + <usize>i0 * <usize>D * F32, kT, <usize>T8 * F32, D, i0 + 4);
+    stripSoftmax(strip, i0, scale);
+    storePatternRows(patternHead + <usize>i0 * rowBytes, rowBytes, T, strip, i0, rows);
+    stripTimesRows(z + <usize>i0 * rowStride, rowStride, strip, vRows, Dp, D, i0, rows);
+  }
+}
+
+function simdBackwardHead(
+  dq: usize, dk: usize, dv: usize, dz: usize, patternHead: usize, q: usize, k: usize, v: usize,
+  rowStride: usize, T: i32, D: i32, scale: f32, scratch: usize,
+): void {
+  const T4 = (T + 3) & ~3, T8 = (T + 7) & ~7, Dp = (D + 3) & ~3;
+  const blocks = T4 >> 2;
+  const rowsBytes = <usize>(T4 * Dp) * F32;
+  const dzStrips = scratch;
+  const vT = dzStrips + <usize>(T4 * D) * F32;
+  const kRows = vT + <usize>(D * T8) * F32;
+  const qRows = kRows + rowsBytes;
+  const dzRows = qRows + rowsBytes;
+  const pStrips = dzRows + rowsBytes;
+  const dsStrips = pStrips + stripOffset(blocks);
+  packStrips(dzStrips, dz, rowStride, T, D);
+  packTransposed(vT, v, rowStride, T, D, T8);
+  packRows(kRows, k, rowStride, T, D, Dp);
+  packRows(qRows, q, rowStride, T, D, Dp);
+  packRows(dzRows, dz, rowStride, T, D, Dp);
+  const rowBytes = <usize>T * F32;
+  for (let block = 0; block < blocks; block++) {
+    const i0 = block << 2;
+    const rows = min(4, T - i0);
+    const pStrip = pStrips + stripOffset(block);
+    const dsStrip = dsStrips + stripOffset(block);
+    loadPatternStrip(pStrip, patternHead + <usize>i0 * rowBytes, rowBytes, i0, rows);
+    stripScores(dsStrip, dzStrips + <usize>i0 * <usize>D * F32, vT, <usize>T8 * F32, D, i0 + 4); // dP
+    stripSoftmaxBackward(dsStrip, pStrip, i0, rows, scale); // dP → dS
+    stripTimesRows(dq + <usize>i0 * rowStride, rowStride, dsStrip, kRows, Dp, D, i0, rows);
+  }
+  for (let j0 = 0; j0 < T; j0 += 4) {
+    stripsTransposedTimesRows(dk + <usize>j0 * rowStride, rowStride, dsStrips, qRows, Dp, D, j0, T);
+    stripsTransposedTimesRows(dv + <usize>j0 * rowStride, rowStride, pStrips, dzRows, Dp, D, j0, T);
+  }
+}
+
+// ---- packing (copies only: no value is combined, so packing cannot change bits)
+
+/** 4 vectors at src + c·srcStride → dst + r·dstStride holds [src0[r], src1[r], src2[r], src3[r]]. */
+// @ts-ignore: decorator
+@inline function transpose4x4(dst: usize, dstStride: usize, src: usize, srcStride: usize): void {
+  const x0 = v128.load(src), x1 = v128.load(src + srcStride);
+  const x2 = v128.load(src + 2 * srcStride), x3 = v128.load(src + 3 * srcStride);
+  const lo01 = i32x4.shuffle(x0, x1, 0, 4, 1, 5), hi01 = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+  const lo23 = i32x4.shuffle(x2, x3, 0, 4, 1, 5), hi23 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+  v128.store(dst, i32x4.shuffle(lo01, lo23, 0, 1, 4, 5));
+  v128.store(dst + dstStride, i32x4.shuffle(lo01, lo23, 2, 3, 6, 7));
+  v128.store(dst + 2 * dstStride, i32x4.shuffle(hi01, hi23, 0, 1, 4, 5));
+  v128.store(dst + 3 * dstStride, i32x4.shuffle(hi01, hi23, 2, 3, 6, 7));
+}
+
+/** dst[block][d][r] = src[4·block + r][d], +0 for rows ≥ T. */
+function packStrips(dst: usize, src: usize, rowStride: usize, T: i32, D: i32): void {
+  const blockBytes = <usize>D << 4;
+  for (let i0 = 0; i0 < T; i0 += 4) {
+    const rows = min(4, T - i0);
+    const out = dst + <usize>(i0 >> 2) * blockBytes;
+    const in0 = src + <usize>i0 * rowStride;
+    let d = 0;
+    if (rows == 4) {
+      for (; d + 4 <= D; d += 4) transpose4x4(out + (<usize>d << 4), 16, in0 + (<usize>d << 2), rowStride);
+    }
+    for (; d < D; d++) {
+      for (let r = 0; r < 4; r++) {
+        const value: f32 = r < rows ? load<f32>(in0 + <usize>r * rowStride + (<usize>d << 2)) : 0;
+        store<f32>(out + (<usize>d << 4) + (<usize>r << 2), value);
+      }
+    }
+  }
+}
+
+/** dst[d][j] = src[j][d] for j < T, +0 for T ≤ j < T8 (row length T8). */
+function packTransposed(dst: usize, src: usize, rowStride: usize, T: i32, D: i32, T8: i32): void {
+  const dstStride = <usize>T8 * F32;
+  let j = 0;
+  for (; j + 4 <= T; j += 4) {
+    const in0 = src + <usize>j * rowStride;
+    const out = dst + (<usize>j << 2);
+    let d = 0;
+    for (; d + 4 <= D; d += 4) transpose4x4(out + <usize>d * dstStride, dstStride, in0 + (<usize>d << 2), rowStride);
+    for (; d < D; d++) {
+      for (let r = 0; r < 4; r++) store<f32>(out + <usize>d * dstStride + (<usize>r << 2), load<f32>(in0 + <usize>r * rowStride + (<usize>d << 2)));
+    }
+  }
+  for (; j < T; j++) {
+    for (let d = 0; d < D; d++) store<f32>(dst + <usize>d * dstStride + (<usize>j << 2), load<f32>(src + <usize>j * rowStride + (<usize>d << 2)));
+  }
+  if (T < T8) {
+    for (let d = 0; d < D; d++) memory.fill(dst + <usize>d * dstStride + (<usize>T << 2), 0, <usize>(T8 - T) << 2);
+  }
+}
+
+/** dst[j][0..Dp) = src[j][0..D) then +0, for j < T4; rows T..T4−1 are +0. */
+function packRows(dst: usize, src: usize, rowStride: usize, T: i32, D: i32, Dp: i32): void {
+  const dstStride = <usize>Dp * F32;
+  const T4 = (T + 3) & ~3;
+  for (let j = 0; j < T; j++) {
+    const out = dst + <usize>j * dstStride;
+    memory.copy(out, src + <usize>j * rowStride, <usize>D << 2);
+    if (D < Dp) memory.fill(out + (<usize>D << 2), 0, <usize>(Dp - D) << 2);
+  }
+  if (T < T4) memory.fill(dst + <usize>T * dstStride, 0, <usize>(T4 - T) * dstStride);
+}
+
+// ---- forward pieces
+
+/**
+ * strip[j][r] = Σ_d a[r][d]·b[j][d] (d ascending, from +0) for j < roundUp8(cols):
+ * aStrip is a packed [D][4] block of rows, bT the transposed [D][T8] operand.
+ * Scores (a = q, b = k; scaled later) and dP (a = dz, b = v).
+ */
+function stripScores(strip: usize, aStrip: usize, bT: usize, bTStride: usize, D: i32, cols: i32): void {
+  const aEnd = aStrip + (<usize>D << 4);
+  for (let j0 = 0; j0 < cols; j0 += 8) {
+    let acc0 = f32x4.splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    let acc4 = acc0, acc5 = acc0, acc6 = acc0, acc7 = acc0;
+    let b = bT + (<usize>j0 << 2);
+    for (let a = aStrip; a < aEnd; a += 16) {
+      const av = v128.load(a);
+      acc0 = f32x4.add(acc0, f32x4.mul(v128.load32_splat(b), av));
+      acc1 = f32x4.add(acc1, f32x4.mul(v128.load32_splat(b, 4), av));
+      acc2 = f32x4.add(acc2, f32x4.mul(v128.load32_splat(b, 8), av));
+      acc3 = f32x4.add(acc3, f32x4.mul(v128.load32_splat(b, 12), av));
+      acc4 = f32x4.add(acc4, f32x4.mul(v128.load32_splat(b, 16), av));
+      acc5 = f32x4.add(acc5, f32x4.mul(v128.load32_splat(b, 20), av));
+      acc6 = f32x4.add(acc6, f32x4.mul(v128.load32_splat(b, 24), av));
+      acc7 = f32x4.add(acc7, f32x4.mul(v128.load32_splat(b, 28), av));
+      b += bTStride;
+    }
+    const out = strip + (<usize>j0 << 4);
+    v128.store(out, acc0); v128.store(out, acc1, 16);
+    v128.store(out, acc2, 32); v128.store(out, acc3, 48);
+    v128.store(out, acc4, 64); v128.store(out, acc5, 80);
+    v128.store(out, acc6, 96); v128.store(out, acc7, 112);
+  }
+}
+
+/**
+ * Raw dot products → pattern, in place, for the block of rows i0..i0+3: scale,
+ * max, exp, sum, normalise, lane r walking keys 0..i0+r in ascending order.
+ * Keys i0+1..i0+3 are masked for the rows before them (−∞ for the max, +0 for
+ * the sum and the stored value).
+ */
+function stripSoftmax(strip: usize, i0: i32, scale: f32): void {
+  const scaleV = f32x4.splat(scale);
+  const negInf = f32x4.splat(f32.NEGATIVE_INFINITY);
+  const diagonal = strip + (<usize>i0 << 4); // key i0, valid in every row
+  let m = negInf;
+  for (let p = strip; p <= diagonal; p += 16) {
+    const s = f32x4.mul(v128.load(p), scaleV);
+    v128.store(p, s);
+    m = f32x4.max(m, s);
+  }
+  for (let t = 1; t < 4; t++) {
+    const p = diagonal + (<usize>t << 4);
+    const s = f32x4.mul(v128.load(p), scaleV);
+    v128.store(p, s);
+    m = f32x4.max(m, v128.bitselect(s, negInf, triangleMask(t)));
+  }
+  let sum = f32x4.splat(0);
+  for (let p = strip; p <= diagonal; p += 16) {
+    const e = exp4(f32x4.sub(v128.load(p), m));
+    v128.store(p, e);
+    sum = f32x4.add(sum, e);
+  }
+  for (let t = 1; t < 4; t++) {
+    const p = diagonal + (<usize>t << 4);
+    const e = v128.and(exp4(f32x4.sub(v128.load(p), m)), triangleMask(t));
+    v128.store(p, e);
+    sum = f32x4.add(sum, e);
+  }
+  const inv = f32x4.div(f32x4.splat(1.0), sum);
+  const end = diagonal + 64;
+  for (let p = strip; p < end; p += 16) v128.store(p, f32x4.mul(v128.load(p), inv));
+}
+
+/** Pattern rows i0..i0+rows−1 from the strip: P for keys ≤ i, +0 after. */
+function storePatternRows(patternRows: usize, rowBytes: usize, T: i32, strip: usize, i0: i32, rows: i32): void {
+  let jStart = 0;
+  if (rows == 4) {
+    for (let j0 = 0; j0 < i0; j0 += 4) transpose4x4(patternRows + (<usize>j0 << 2), rowBytes, strip + (<usize>j0 << 4), 16);
+    jStart = i0;
+  }
+  for (let r = 0; r < rows; r++) {
+    const row = patternRows + <usize>r * rowBytes;
+    const last = i0 + r;
+    for (let j = jStart; j <= last; j++) store<f32>(row + (<usize>j << 2), load<f32>(strip + (<usize>j << 4) + (<usize>r << 2)));
+    if (last + 1 < T) memory.fill(row + (<usize>(last + 1) << 2), 0, <usize>(T - last - 1) << 2);
+  }
+}
+
+/** Store the first `count` (0..4) lanes of v at p. */
+// @ts-ignore: decorator
+@inline function storeLanes(p: usize, v: v128, count: i32): void {
+  if (count >= 4) {
+    v128.store(p, v);
+    return;
+  }
+  if (count > 0) store<f32>(p, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (count > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+/**
+ * out[i0 + r][d] = Σ_{j=0..i0+r ascending} strip[j][r]·mat[j][d] for the existing
+ * rows r < rows and d < D: z = P·v (forward) and dq = dS·k (backward). mat is a
+ * packed [T4][Dp] copy. Columns go 8 at a time, then 4 (Dp is a multiple of 4).
+ */
+function stripTimesRows(out: usize, outRowStride: usize, strip: usize, mat: usize, Dp: i32, D: i32, i0: i32, rows: i32): void {
+  const matRowStride = <usize>Dp * F32;
+  let d0 = 0;
+  for (; d0 + 8 <= Dp; d0 += 8) {
+    rowsTile4x8(out + (<usize>d0 << 2), outRowStride, strip, mat + (<usize>d0 << 2), matRowStride, i0, rows, D - d0);
+  }
+  if (d0 < Dp) rowsTile4x4(out + (<usize>d0 << 2), outRowStride, strip, mat + (<usize>d0 << 2), matRowStride, i0, rows, D - d0);
+}
+
+/** One 4-row × 8-column tile of stripTimesRows; `cols` (≥ 1) of the 8 are stored. */
+function rowsTile4x8(out: usize, outRowStride: usize, strip: usize, mat: usize, matRowStride: usize, i0: i32, rows: i32, cols: i32): void {
+  let a00 = f32x4.splat(0), a01 = a00, a10 = a00, a11 = a00;
+  let a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+  const diagonal = strip + (<usize>i0 << 4);
+  let m = mat;
+  let p = strip;
+  // Keys 0..i0: every row of the block.
+  for (; p <= diagonal; p += 16) {
+    const b0 = v128.load(m), b1 = v128.load(m, 16);
+    let s = v128.load32_splat(p);
+    a00 = f32x4.add(a00, f32x4.mul(s, b0));
+    a01 = f32x4.add(a01, f32x4.mul(s, b1));
+    s = v128.load32_splat(p, 4);
+    a10 = f32x4.add(a10, f32x4.mul(s, b0));
+    a11 = f32x4.add(a11, f32x4.mul(s, b1));
+    s = v128.load32_splat(p, 8);
+    a20 = f32x4.add(a20, f32x4.mul(s, b0));
+    a21 = f32x4.add(a21, f32x4.mul(s, b1));
+    s = v128.load32_splat(p, 12);
+    a30 = f32x4.add(a30, f32x4.mul(s, b0));
+    a31 = f32x4.add(a31, f32x4.mul(s, b1));
+    m += matRowStride;
+  }
+  // The causal triangle: key i0 + t only for rows r ≥ t (that exist).
+  if (rows > 1) {
+    const b0 = v128.load(m), b1 = v128.load(m, 16);
+    let s = v128.load32_splat(p, 4);
+    a10 = f32x4.add(a10, f32x4.mul(s, b0));
+    a11 = f32x4.add(a11, f32x4.mul(s, b1));
+    if (rows > 2) {
+      s = v128.load32_splat(p, 8);
+      a20 = f32x4.add(a20, f32x4.mul(s, b0));
+      a21 = f32x4.add(a21, f32x4.mul(s, b1));
+    }
+    if (rows > 3) {
+      s = v128.load32_splat(p, 12);
+      a30 = f32x4.add(a30, f32x4.mul(s, b0));
+      a31 = f32x4.add(a31, f32x4.mul(s, b1));
+    }
+  }
+  if (rows > 2) {
+    const m2 = m + matRowStride, p2 = p + 16;
+    const b0 = v128.load(m2), b1 = v128.load(m2, 16);
+    let s = v128.load32_splat(p2, 8);
+    a20 = f32x4.add(a20, f32x4.mul(s, b0));
+    a21 = f32x4.add(a21, f32x4.mul(s, b1));
+    if (rows > 3) {
+      s = v128.load32_splat(p2, 12);
+      a30 = f32x4.add(a30, f32x4.mul(s, b0));
+      a31 = f32x4.add(a31, f32x4.mul(s, b1));
+    }
+  }
+  if (rows > 3) {
+    const m3 = m + 2 * matRowStride, p3 = p + 32;
+    const s = v128.load32_splat(p3, 12);
+    a30 = f32x4.add(a30, f32x4.mul(s, v128.load(m3)));
+    a31 = f32x4.add(a31, f32x4.mul(s, v128.load(m3, 16)));
+  }
+  const hiCols = cols - 4;
+  storeLanes(out, a00, cols);
+  storeLanes(out + 16, a01, hiCols);
+  if (rows > 1) {
+    const o = out + outRowStride;
+    storeLanes(o, a10, cols);
+    storeLanes(o + 16, a11, hiCols);
+  }
+  if (rows > 2) {
+    const o = out + 2 * outRowStride;
+    storeLanes(o, a20, cols);
+    storeLanes(o + 16, a21, hiCols);
+  }
+  if (rows > 3) {
+    const o = out + 3 * outRowStride;
+    storeLanes(o, a30, cols);
+    storeLanes(o + 16, a31, hiCols);
+  }
+}
+
+/** The 4-column version of rowsTile4x8 (the last columns when Dp % 8 = 4). */
+function rowsTile4x4(out: usize, outRowStride: usize, strip: usize, mat: usize, matRowStride: usize, i0: i32, rows: i32, cols: i32): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  const diagonal = strip + (<usize>i0 << 4);
+  let m = mat;
+  let p = strip;
+  for (; p <= diagonal; p += 16) {
+    const b = v128.load(m);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p), b));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p, 4), b));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p, 8), b));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p, 12), b));
+    m += matRowStride;
+  }
+  if (rows > 1) {
+    const b = v128.load(m);
+    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p, 4), b));
+    if (rows > 2) a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p, 8), b));
+    if (rows > 3) a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p, 12), b));
+  }
+  if (rows > 2) {
+    const b = v128.load(m + matRowStride);
+    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p + 16, 8), b));
+    if (rows > 3) a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p + 16, 12), b));
+  }
+  if (rows > 3) a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p + 32, 12), v128.load(m + 2 * matRowStride)));
+  storeLanes(out, a0, cols);
+  if (rows > 1) storeLanes(out + outRowStride, a1, cols);
+  if (rows > 2) storeLanes(out + 2 * outRowStride, a2, cols);
+  if (rows > 3) storeLanes(out + 3 * outRowStride, a3, cols);
+}
+
+// ---- backward pieces
+
+/**
+ * The strip of pattern rows i0..i0+3 (keys 0..i0+3): P[i0+r][j] where j ≤ i0+r
+ * and the row exists, +0 elsewhere.
+ */
+function loadPatternStrip(strip: usize, patternRows: usize, rowBytes: usize, i0: i32, rows: i32): void {
+  let jStart = 0;
+  if (rows == 4) {
+    for (let j0 = 0; j0 < i0; j0 += 4) transpose4x4(strip + (<usize>j0 << 4), 16, patternRows + (<usize>j0 << 2), rowBytes);
+    jStart = i0;
+  }
+  const end = i0 + 4;
+  for (let j = jStart; j < end; j++) {
+    for (let r = 0; r < 4; r++) {
+      const value: f32 = r < rows && j <= i0 + r ? load<f32>(patternRows + <usize>r * rowBytes + (<usize>j << 2)) : 0;
+      store<f32>(strip + (<usize>j << 4) + (<usize>r << 2), value);
+    }
+  }
+}
+
+/**
+ * dP strip → dS strip in place: Dr = Σ_j dP·P per lane (j ascending; masked
+ * terms exactly +0), then dS = (P·(dP − Dr))·scale, +0 where the key is after
+ * the row or the row does not exist (the dk/dv sums read whole strips).
+ */
+function stripSoftmaxBackward(ds: usize, pStrip: usize, i0: i32, rows: i32, scale: f32): void {
+  const scaleV = f32x4.splat(scale);
+  const exists = rowMask(rows);
+  const diagonalOffset = <usize>i0 << 4;
+  let dr = f32x4.splat(0);
+  for (let o: usize = 0; o <= diagonalOffset; o += 16) {
+    dr = f32x4.add(dr, f32x4.mul(v128.load(ds + o), v128.load(pStrip + o)));
+  }
+  for (let t = 1; t < 4; t++) {
+    const o = diagonalOffset + (<usize>t << 4);
+    dr = f32x4.add(dr, v128.and(f32x4.mul(v128.load(ds + o), v128.load(pStrip + o)), triangleMask(t)));
+  }
+  for (let o: usize = 0; o <= diagonalOffset; o += 16) {
+    const p = v128.load(pStrip + o);
+    v128.store(ds + o, v128.and(f32x4.mul(f32x4.mul(p, f32x4.sub(v128.load(ds + o), dr)), scaleV), exists));
+  }
+  for (let t = 1; t < 4; t++) {
+    const o = diagonalOffset + (<usize>t << 4);
+    const p = v128.load(pStrip + o);
+    const value = f32x4.mul(f32x4.mul(p, f32x4.sub(v128.load(ds + o), dr)), scaleV);
+    v128.store(ds + o, v128.and(value, v128.and(triangleMask(t), exists)));
+  }
+}
+
+/**
+ * out[j0 + c][d] = Σ_{i = j0+c .. T−1 ascending} strips(i)[j0 + c]·mat[i][d] for keys
+ * j0..j0+3 (those < T) and d < D: dk = dSᵀ·q and dv = Pᵀ·dz. The strips are the
+ * stored lower-triangle strips of every row block (lane = row i mod 4).
+ */
+function stripsTransposedTimesRows(out: usize, outRowStride: usize, strips: usize, mat: usize, Dp: i32, D: i32, j0: i32, T: i32): void {
+  const matRowStride = <usize>Dp * F32;
+  let d0 = 0;
+  for (; d0 + 8 <= Dp; d0 += 8) {
+    keysTile4x8(out + (<usize>d0 << 2), outRowStride, strips, mat + (<usize>d0 << 2), matRowStride, j0, T, D - d0);
+  }
+  if (d0 < Dp) keysTile4x4(out + (<usize>d0 << 2), outRowStride, strips, mat + (<usize>d0 << 2), matRowStride, j0, T, D - d0);
+}
+
+/** One 4-key × 8-column tile of stripsTransposedTimesRows; `cols` of the 8 are stored. */
+function keysTile4x8(out: usize, outRowStride: usize, strips: usize, mat: usize, matRowStride: usize, j0: i32, T: i32, cols: i32): void {
+  let a00 = f32x4.splat(0), a01 = a00, a10 = a00, a11 = a00;
+  let a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+  const keyOffset = <usize>j0 << 4;
+  const diagBlock = j0 >> 2;
+  // The diagonal block: rows i = j0 + r; key j0 + c takes rows r ≥ c (that exist).
+  const diagRows = min(4, T - j0);
+  let s = strips + stripOffset(diagBlock) + keyOffset;
+  let m = mat + <usize>j0 * matRowStride;
+  {
+    const b0 = v128.load(m), b1 = v128.load(m, 16);
+    const x = v128.load32_splat(s);
+    a00 = f32x4.add(a00, f32x4.mul(x, b0));
+    a01 = f32x4.add(a01, f32x4.mul(x, b1));
+  }
+  if (diagRows > 1) {
+    const m1 = m + matRowStride;
+    const b0 = v128.load(m1), b1 = v128.load(m1, 16);
+    let x = v128.load32_splat(s, 4);
+    a00 = f32x4.add(a00, f32x4.mul(x, b0));
+    a01 = f32x4.add(a01, f32x4.mul(x, b1));
+    x = v128.load32_splat(s, 20);
+    a10 = f32x4.add(a10, f32x4.mul(x, b0));
+    a11 = f32x4.add(a11, f32x4.mul(x, b1));
+  }
+  if (diagRows > 2) {
+    const m2 = m + 2 * matRowStride;
+    const b0 = v128.load(m2), b1 = v128.load(m2, 16);
+    let x = v128.load32_splat(s, 8);
+    a00 = f32x4.add(a00, f32x4.mul(x, b0));
+    a01 = f32x4.add(a01, f32x4.mul(x, b1));
+    x = v128.load32_splat(s, 24);
+    a10 = f32x4.add(a10, f32x4.mul(x, b0));
+    a11 = f32x4.add(a11, f32x4.mul(x, b1));
+    x = v128.load32_splat(s, 40);
+    a20 = f32x4.add(a20, f32x4.mul(x, b0));
+    a21 = f32x4.add(a21, f32x4.mul(x, b1));
+  }
+  if (diagRows > 3) {
+    const m3 = m + 3 * matRowStride;
+    const b0 = v128.load(m3), b1 = v128.load(m3, 16);
+    let x = v128.load32_splat(s, 12);
+    a00 = f32x4.add(a00, f32x4.mul(x, b0));
+    a01 = f32x4.add(a01, f32x4.mul(x, b1));
+    x = v128.load32_splat(s, 28);
+    a10 = f32x4.add(a10, f32x4.mul(x, b0));
+    a11 = f32x4.add(a11, f32x4.mul(x, b1));
+    x = v128.load32_splat(s, 44);
+    a20 = f32x4.add(a20, f32x4.mul(x, b0));
+    a21 = f32x4.add(a21, f32x4.mul(x, b1));
+    x = v128.load32_splat(s, 60);
+    a30 = f32x4.add(a30, f32x4.mul(x, b0));
+    a31 = f32x4.add(a31, f32x4.mul(x, b1));
+  }
+  // Later blocks: all 4 keys, rows in ascending order. In a partial last block
+  // the missing rows have strip value +0 and a zero mat row: each adds +0.
+  const blocks = (T + 3) >> 2;
+  m += 4 * matRowStride;
+  for (let block = diagBlock + 1; block < blocks; block++) {
+    s = strips + stripOffset(block) + keyOffset;
+    for (let r = 0; r < 4; r++) {
+      const b0 = v128.load(m), b1 = v128.load(m, 16);
+      let x = v128.load32_splat(s);
+      a00 = f32x4.add(a00, f32x4.mul(x, b0));
+      a01 = f32x4.add(a01, f32x4.mul(x, b1));
+      x = v128.load32_splat(s, 16);
+      a10 = f32x4.add(a10, f32x4.mul(x, b0));
+      a11 = f32x4.add(a11, f32x4.mul(x, b1));
+      x = v128.load32_splat(s, 32);
+      a20 = f32x4.add(a20, f32x4.mul(x, b0));
+      a21 = f32x4.add(a21, f32x4.mul(x, b1));
+      x = v128.load32_splat(s, 48);
+      a30 = f32x4.add(a30, f32x4.mul(x, b0));
+      a31 = f32x4.add(a31, f32x4.mul(x, b1));
+      s += 4;
+      m += matRowStride;
+    }
+  }
+  const hiCols = cols - 4;
+  storeLanes(out, a00, cols);
+  storeLanes(out + 16, a01, hiCols);
+  if (diagRows > 1) {
+    const o = out + outRowStride;
+    storeLanes(o, a10, cols);
+    storeLanes(o + 16, a11, hiCols);
+  }
+  if (diagRows > 2) {
+    const o = out + 2 * outRowStride;
+    storeLanes(o, a20, cols);
+    storeLanes(o + 16, a21, hiCols);
+  }
+  if (diagRows > 3) {
+    const o = out + 3 * outRowStride;
+    storeLanes(o, a30, cols);
+    storeLanes(o + 16, a31, hiCols);
+  }
+}
+
+/** The 4-column version of keysTile4x8. */
+function keysTile4x4(out: usize, outRowStride: usize, strips: usize, mat: usize, matRowStride: usize, j0: i32, T: i32, cols: i32): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  const keyOffset = <usize>j0 << 4;
+  const diagBlock = j0 >> 2;
+  const diagRows = min(4, T - j0);
+  let s = strips + stripOffset(diagBlock) + keyOffset;
+  let m = mat + <usize>j0 * matRowStride;
+  a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(s), v128.load(m)));
+  if (diagRows > 1) {
+    const b = v128.load(m + matRowStride);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(s, 4), b));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(s, 20), b));
+  }
+  if (diagRows > 2) {
+    const b = v128.load(m + 2 * matRowStride);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(s, 8), b));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(s, 24), b));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(s, 40), b));
+  }
+  if (diagRows > 3) {
+    const b = v128.load(m + 3 * matRowStride);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(s, 12), b));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(s, 28), b));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(s, 44), b));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(s, 60), b));
+  }
+  const blocks = (T + 3) >> 2;
+  m += 4 * matRowStride;
+  for (let block = diagBlock + 1; block < blocks; block++) {
+    s = strips + stripOffset(block) + keyOffset;
+    for (let r = 0; r < 4; r++) {
+      const b = v128.load(m);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(s), b));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(s, 16), b));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(s, 32), b));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(s, 48), b));
+      s += 4;
+      m += matRowStride;
+    }
+  }
+  storeLanes(out, a0, cols);
+  if (diagRows > 1) storeLanes(out + outRowStride, a1, cols);
+  if (diagRows > 2) storeLanes(out + 2 * outRowStride, a2, cols);
+  if (diagRows > 3) storeLanes(out + 3 * outRowStride, a3, cols);
+}

@@ -1,0 +1,82 @@
+// Next-token cross-entropy of a language model (TransformerLens
+// utils.lm_cross_entropy_loss: log_softmax over the vocabulary, the prediction
+// at position p scored against the token at p + 1, mean over batch·(pos − 1)),
+// loss and gradient side by side.
+//   logits, dLogits [batch, pos, d_vocab] f32    tokens [batch, pos] i32
+//
+// DETERMINISM CONTRACT, for each predicting row (b, p < pos − 1) with target
+// t = tokens[b, p + 1]:
+//   m     = max_j logits[j]                       (exact, so its order is free)
+//   e_j   = exp(logits[j] − m)                    (attention.ts expPoly / exp4)
+//   sum   = Σ_j e_j in the canonical 4-lane order (attention.ts expShiftedSum)
+//   nll   = (f64(m) − f64(logits[t])) + f64(logf(sum))      (rng.ts logf, in f64 after)
+//   loss  = (Σ_rows nll, f64, rows in ascending (b, p)) / count,  count = batch·(pos − 1)
+// Gradient of the mean loss, with inv = 1/sum and k = f32(1/count):
+//   dLogits[j] = (e_j·inv)·k for j ≠ t,   dLogits[t] = ((e_t·inv) − 1)·k
+// and dLogits = 0 on the last position's row (it predicts nothing).
+
+import { expShiftedSum } from "./attention";
+import { logf } from "./rng";
+
+/**
+ * Mean next-token cross-entropy (nats). If dLogits ≠ 0 also writes the gradient
+ * (every element of dLogits). A target outside [0, dVocab) makes the loss NaN
+ * (its row's gradient is 0); pos < 2 leaves nothing to predict: NaN, gradient 0.
+ */
+export function crossEntropyLoss(logits: usize, tokens: usize, batch: i32, nCtx: i32, dVocab: i32, dLogits: usize): f64 {
+  if (batch <= 0 || nCtx <= 0 || dVocab <= 0) return NaN;
+  const rowBytes = <usize>dVocab << 2;
+  const count = batch * (nCtx - 1);
+  const invCount = <f32>(1.0 / <f64>count);
+  let total: f64 = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let p = 0; p < nCtx; p++) {
+      const row = b * nCtx + p;
+      const lRow = logits + <usize>row * rowBytes;
+      const dRow = dLogits + <usize>row * rowBytes;
+      const target = p + 1 < nCtx ? load<i32>(tokens + (<usize>(row + 1) << 2)) : -1;
+      if (p + 1 == nCtx || target < 0 || target >= dVocab) {
+        if (p + 1 < nCtx) total += NaN;
+        if (dLogits) memory.fill(dRow, 0, rowBytes);
+        continue;
+      }
+      const m = rowMax(lRow, dVocab);
+      const sum = expShiftedSum(dLogits ? dRow : 0, lRow, dVocab, m);
+      const targetOffset = <usize>target << 2;
+      total += (<f64>m - <f64>load<f32>(lRow + targetOffset)) + <f64>logf(sum);
+      if (dLogits) {
+        const inv: f32 = <f32>1.0 / sum;
+        const eTarget = load<f32>(dRow + targetOffset);
+        let j = 0;
+        if (ASC_FEATURE_SIMD) {
+          const invV = f32x4.splat(inv), kV = f32x4.splat(invCount);
+          for (; j + 4 <= dVocab; j += 4) {
+            const o = <usize>j << 2;
+            v128.store(dRow + o, f32x4.mul(f32x4.mul(v128.load(dRow + o), invV), kV));
+          }
+        }
+        for (; j < dVocab; j++) {
+          const o = <usize>j << 2;
+          store<f32>(dRow + o, (load<f32>(dRow + o) * inv) * invCount);
+        }
+        store<f32>(dRow + targetOffset, (eTarget * inv - <f32>1.0) * invCount);
+      }
+    }
+  }
+  return total / <f64>count;
+}
+
+/** max_j x[j] (f32.max: exact and order-free, NaN-propagating). */
+function rowMax(x: usize, n: i32): f32 {
+  let m = f32.NEGATIVE_INFINITY;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    if (n >= 4) {
+      let lanes = v128.load(x);
+      for (j = 4; j + 4 <= n; j += 4) lanes = f32x4.max(lanes, v128.load(x + (<usize>j << 2)));
+      m = max<f32>(max<f32>(f32x4.extract_lane(lanes, 0), f32x4.extract_lane(lanes, 1)), max<f32>(f32x4.extract_lane(lanes, 2), f32x4.extract_lane(lanes, 3)));
+    }
+  }
+  for (; j < n; j++) m = max<f32>(m, load<f32>(x + (<usize>j << 2)));
+  return m;
+}

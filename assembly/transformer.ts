@@ -1,0 +1,228 @@
+// The attention-only transformer (TransformerLens HookedTransformer, attn_only=True;
+// the model of Wang et al. 2024) as a sequence of kernels, forward and backward.
+//
+//   resid_0 = W_E[tokens] (+ W_pos[p] for "standard" positions)
+//   block l: x = LN1(resid_l) (or resid_l);  qk_in = x (+ W_pos[p] for "shortformer",
+//            added after ln1 to the query and key inputs only, as TL does)
+//            q = qk_in·W_Q + b_Q, k = qk_in·W_K + b_K, v = x·W_V + b_V      [B, T, H, d_head]
+//            z = attention(q, k, v);  resid_{l+1} = (z·W_O + b_O) + resid_l
+//   logits = LN_f(resid_L)·W_U + b_U;  loss = next-token cross-entropy
+//
+// W_Q [H, d_model, d_head] is repacked once per pass into [d_model, H·d_head]
+// (head-major columns), so one matmul gives q already in attention.ts's
+// [B, T, H, d_head] layout; W_O [H, d_head, d_model] is [H·d_head, d_model] as is.
+// Plan words are written by src/models.ts (planTransformer) from these offsets.
+
+import { matmulAB, matmulABt, matmulAtB } from "./matmul";
+import { biasAdd, biasGrad, vectorAdd } from "./elementwise";
+import { attentionForward, attentionBackward } from "./attention";
+import { layerNormForward, layerNormBackward } from "./layernorm";
+import { embeddingForward, embeddingBackward, posEmbedAdd, posEmbedBackward } from "./embedding";
+import { crossEntropyLoss } from "./crossentropy";
+import { PLAN_D_IN, PLAN_PARAMS, PLAN_GRADS, PLAN_SCRATCH, PLAN_ARENA_FLOATS, planWord } from "./plan";
+
+// Model words after the shared PLAN_* words (models.ts).
+export const TF_LAYERS: i32 = 10;
+export const TF_HEADS: i32 = 11;
+export const TF_D_MODEL: i32 = 12;
+export const TF_D_HEAD: i32 = 13;
+export const TF_D_VOCAB: i32 = 14;
+export const TF_LAYER_NORM: i32 = 15; // 1: LN before blocks and unembed
+export const TF_SHORTFORMER: i32 = 16; // 1: W_pos added to q/k inputs only
+export const TF_W_E: i32 = 17; // arena float offsets (−1: absent)
+export const TF_W_POS: i32 = 18;
+export const TF_LNF_W: i32 = 19;
+export const TF_LNF_B: i32 = 20;
+export const TF_W_U: i32 = 21;
+export const TF_B_U: i32 = 22;
+// Buffers (addresses): the residual streams [L+1][R, d_model] are per layer below.
+export const TF_FINAL_X: i32 = 23; // LN_f output [R, d_model] (= resid_L when no LN)
+export const TF_FINAL_MEAN: i32 = 24;
+export const TF_FINAL_RSTD: i32 = 25;
+export const TF_LOGITS: i32 = 26; // [R, d_vocab]
+export const TF_D_LOGITS: i32 = 27;
+export const TF_D_RESID: i32 = 28; // [R, d_model]
+export const TF_D_X: i32 = 29; // [R, d_model]
+export const TF_D_Q: i32 = 30; // [R, H·d_head] ×4
+export const TF_D_K: i32 = 31;
+export const TF_D_V: i32 = 32;
+export const TF_D_Z: i32 = 33;
+export const TF_D_W_PACKED: i32 = 34; // [d_model, H·d_head]
+export const TF_RESID_FINAL: i32 = 35; // resid_L [R, d_model]
+export const TF_LAYER0: i32 = 40;
+// Per layer: arena offsets, then buffers.
+export const TFL_LN_W: i32 = 0;
+export const TFL_LN_B: i32 = 1;
+export const TFL_W_Q: i32 = 2;
+export const TFL_W_K: i32 = 3;
+export const TFL_W_V: i32 = 4;
+export const TFL_W_O: i32 = 5;
+export const TFL_B_Q: i32 = 6;
+export const TFL_B_K: i32 = 7;
+export const TFL_B_V: i32 = 8;
+export const TFL_B_O: i32 = 9;
+export const TFL_RESID: i32 = 10; // resid_l, the block's input [R, d_model]
+export const TFL_X: i32 = 11; // ln1 output (= resid_l when no LN)
+export const TFL_MEAN: i32 = 12;
+export const TFL_RSTD: i32 = 13;
+export const TFL_QK_IN: i32 = 14; // x + W_pos for shortformer (= x otherwise)
+export const TFL_Q: i32 = 15;
+export const TFL_K: i32 = 16;
+export const TFL_V: i32 = 17;
+export const TFL_Z: i32 = 18;
+export const TFL_PATTERN: i32 = 19; // [B, H, T, T]
+export const TFL_PACKED_Q: i32 = 20; // W_Q packed [d_model, H·d_head]
+export const TFL_PACKED_K: i32 = 21;
+export const TFL_PACKED_V: i32 = 22;
+export const TF_LAYER_WORDS: i32 = 24;
+
+@inline function word(plan: usize, i: i32): i32 {
+  return planWord(plan, i);
+}
+// The three input projections by index p = 0, 1, 2 (q, k, v): no arrays, since the
+// stub runtime never frees and the step loop must not allocate.
+@inline function projectionWeight(p: i32): i32 {
+  return p == 0 ? TFL_W_Q : p == 1 ? TFL_W_K : TFL_W_V;
+}
+@inline function projectionBias(p: i32): i32 {
+  return p == 0 ? TFL_B_Q : p == 1 ? TFL_B_K : TFL_B_V;
+}
+@inline function projectionPacked(p: i32): i32 {
+  return p == 0 ? TFL_PACKED_Q : p == 1 ? TFL_PACKED_K : TFL_PACKED_V;
+}
+@inline function layerWord(plan: usize, layer: i32, field: i32): i32 {
+  return word(plan, TF_LAYER0 + layer * TF_LAYER_WORDS + field);
+}
+@inline function buffer(plan: usize, i: i32): usize {
+  return <usize>word(plan, i);
+}
+@inline function layerBuffer(plan: usize, layer: i32, field: i32): usize {
+  return <usize>layerWord(plan, layer, field);
+}
+/** Address of the tensor at arena float offset `offset` (0 when absent, offset −1). */
+@inline function tensorAt(base: usize, offset: i32): usize {
+  return offset < 0 ? 0 : base + (<usize>offset << 2);
+}
+
+/** packed[i, h·dh + e] = W[h, i, e]: TL's per-head [H, d_model, d_head] as one [d_model, H·d_head] matrix. */
+function packHeads(packed: usize, W: usize, heads: i32, dModel: i32, dHead: i32): void {
+  const width = heads * dHead;
+  for (let h = 0; h < heads; h++)
+    for (let i = 0; i < dModel; i++)
+      memory.copy(packed + (<usize>(i * width + h * dHead) << 2), W + (<usize>((h * dModel + i) * dHead) << 2), <usize>dHead << 2);
+}
+
+/** The inverse of packHeads, for the weight gradients. */
+function unpackHeads(W: usize, packed: usize, heads: i32, dModel: i32, dHead: i32): void {
+  const width = heads * dHead;
+  for (let h = 0; h < heads; h++)
+    for (let i = 0; i < dModel; i++)
+      memory.copy(W + (<usize>((h * dModel + i) * dHead) << 2), packed + (<usize>(i * width + h * dHead) << 2), <usize>dHead << 2);
+}
+
+/**
+ * Mean next-token cross-entropy of `batch` token sequences (i32 [batch, T] at
+ * `tokens`); with `withGrad` the gradient of that mean is written into the
+ * PLAN_GRADS arena (every element: the arena is zeroed first).
+ */
+export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad: bool): f64 {
+  const layers = word(plan, TF_LAYERS), heads = word(plan, TF_HEADS);
+  const dModel = word(plan, TF_D_MODEL), dHead = word(plan, TF_D_HEAD), dVocab = word(plan, TF_D_VOCAB);
+  const T = word(plan, PLAN_D_IN);
+  const R = batch * T;
+  const width = heads * dHead;
+  const useLN = word(plan, TF_LAYER_NORM) != 0, shortformer = word(plan, TF_SHORTFORMER) != 0;
+  const w = <usize>word(plan, PLAN_PARAMS);
+  const scratch = buffer(plan, PLAN_SCRATCH);
+  const WE = tensorAt(w, word(plan, TF_W_E)), Wpos = tensorAt(w, word(plan, TF_W_POS));
+
+  // ---- forward
+  const resid0 = layerBuffer(plan, 0, TFL_RESID);
+  embeddingForward(resid0, tokens, WE, R, dModel, dVocab);
+  if (!shortformer) posEmbedAdd(resid0, resid0, Wpos, batch, T, dModel);
+  for (let l = 0; l < layers; l++) {
+    const resid = layerBuffer(plan, l, TFL_RESID);
+    const next = l + 1 < layers ? layerBuffer(plan, l + 1, TFL_RESID) : buffer(plan, TF_RESID_FINAL);
+    const x = layerBuffer(plan, l, TFL_X), qkIn = layerBuffer(plan, l, TFL_QK_IN);
+    if (useLN) {
+      layerNormForward(x, layerBuffer(plan, l, TFL_MEAN), layerBuffer(plan, l, TFL_RSTD), resid,
+        tensorAt(w, layerWord(plan, l, TFL_LN_W)), tensorAt(w, layerWord(plan, l, TFL_LN_B)), R, dModel);
+    }
+    if (shortformer) posEmbedAdd(qkIn, x, Wpos, batch, T, dModel);
+    const q = layerBuffer(plan, l, TFL_Q), k = layerBuffer(plan, l, TFL_K), v = layerBuffer(plan, l, TFL_V);
+    for (let p = 0; p < 3; p++) {
+      const out = p == 0 ? q : p == 1 ? k : v;
+      const packed = layerBuffer(plan, l, projectionPacked(p));
+      packHeads(packed, tensorAt(w, layerWord(plan, l, projectionWeight(p))), heads, dModel, dHead);
+      matmulAB(out, p == 2 ? x : qkIn, packed, R, width, dModel, 0, scratch);
+      const bias = tensorAt(w, layerWord(plan, l, projectionBias(p)));
+      if (bias) biasAdd(out, bias, R, width);
+    }
+    const z = layerBuffer(plan, l, TFL_Z);
+    attentionForward(z, layerBuffer(plan, l, TFL_PATTERN), q, k, v, batch, T, heads, dHead, scratch);
+    matmulAB(next, z, tensorAt(w, layerWord(plan, l, TFL_W_O)), R, dModel, width, 0, scratch);
+    const bO = tensorAt(w, layerWord(plan, l, TFL_B_O));
+    if (bO) biasAdd(next, bO, R, dModel);
+    vectorAdd(next, next, resid, R * dModel); // resid_post = resid_pre + attn_out
+  }
+  const residFinal = buffer(plan, TF_RESID_FINAL);
+  const xf = buffer(plan, TF_FINAL_X);
+  if (useLN) {
+    layerNormForward(xf, buffer(plan, TF_FINAL_MEAN), buffer(plan, TF_FINAL_RSTD), residFinal,
+      tensorAt(w, word(plan, TF_LNF_W)), tensorAt(w, word(plan, TF_LNF_B)), R, dModel);
+  }
+  const logits = buffer(plan, TF_LOGITS);
+  const WU = tensorAt(w, word(plan, TF_W_U)), bU = tensorAt(w, word(plan, TF_B_U));
+  matmulAB(logits, xf, WU, R, dVocab, dModel, 0, scratch);
+  if (bU) biasAdd(logits, bU, R, dVocab);
+  const dLogits = withGrad ? buffer(plan, TF_D_LOGITS) : 0;
+  const loss = crossEntropyLoss(logits, tokens, batch, T, dVocab, dLogits);
+  if (!withGrad) return loss;
+
+  // ---- backward (every parameter gradient accumulates into a zeroed arena)
+  const g = <usize>word(plan, PLAN_GRADS);
+  memory.fill(g, 0, <usize>word(plan, PLAN_ARENA_FLOATS) << 2);
+  const dResid = buffer(plan, TF_D_RESID), dX = buffer(plan, TF_D_X);
+  matmulAtB(tensorAt(g, word(plan, TF_W_U)), xf, dLogits, dModel, dVocab, R, 1, scratch);
+  if (bU) biasGrad(tensorAt(g, word(plan, TF_B_U)), dLogits, R, dVocab, 1);
+  matmulABt(useLN ? dX : dResid, dLogits, WU, R, dModel, dVocab, 0, scratch);
+  if (useLN) {
+    layerNormBackward(dResid, tensorAt(g, word(plan, TF_LNF_W)), tensorAt(g, word(plan, TF_LNF_B)), dX, residFinal,
+      buffer(plan, TF_FINAL_MEAN), buffer(plan, TF_FINAL_RSTD), tensorAt(w, word(plan, TF_LNF_W)), R, dModel, 0);
+  }
+  const dq = buffer(plan, TF_D_Q), dk = buffer(plan, TF_D_K), dv = buffer(plan, TF_D_V), dz = buffer(plan, TF_D_Z);
+  const dPacked = buffer(plan, TF_D_W_PACKED);
+  for (let l = layers - 1; l >= 0; l--) {
+    const resid = layerBuffer(plan, l, TFL_RESID);
+    const x = layerBuffer(plan, l, TFL_X), qkIn = layerBuffer(plan, l, TFL_QK_IN);
+    const z = layerBuffer(plan, l, TFL_Z);
+    // ∂L/∂attn_out = ∂L/∂resid_{l+1} (dResid holds it; the skip path keeps it for resid_l).
+    matmulAtB(tensorAt(g, layerWord(plan, l, TFL_W_O)), z, dResid, width, dModel, R, 1, scratch);
+    const bO = layerWord(plan, l, TFL_B_O);
+    if (bO >= 0) biasGrad(tensorAt(g, bO), dResid, R, dModel, 1);
+    matmulABt(dz, dResid, tensorAt(w, layerWord(plan, l, TFL_W_O)), R, width, dModel, 0, scratch);
+    attentionBackward(dq, dk, dv, dz, layerBuffer(plan, l, TFL_PATTERN),
+      layerBuffer(plan, l, TFL_Q), layerBuffer(plan, l, TFL_K), layerBuffer(plan, l, TFL_V), batch, T, heads, dHead, scratch);
+    for (let p = 0; p < 3; p++) {
+      const input = p == 2 ? x : qkIn;
+      const grad = p == 0 ? dq : p == 1 ? dk : dv;
+      matmulAtB(dPacked, input, grad, dModel, width, R, 0, scratch);
+      unpackHeads(tensorAt(g, layerWord(plan, l, projectionWeight(p))), dPacked, heads, dModel, dHead);
+      const bias = layerWord(plan, l, projectionBias(p));
+      if (bias >= 0) biasGrad(tensorAt(g, bias), grad, R, width, 1);
+      // ∂L/∂(q/k input) and ∂L/∂(v input): q and k first, so the shortformer's W_pos
+      // gradient can be taken from their sum before v's term is added.
+      matmulABt(dX, grad, layerBuffer(plan, l, projectionPacked(p)), R, dModel, width, p == 0 ? 0 : 1, scratch);
+      if (p == 1 && shortformer) posEmbedBackward(tensorAt(g, word(plan, TF_W_POS)), dX, batch, T, dModel);
+    }
+    if (useLN) {
+      layerNormBackward(dResid, tensorAt(g, layerWord(plan, l, TFL_LN_W)), tensorAt(g, layerWord(plan, l, TFL_LN_B)), dX, resid,
+        layerBuffer(plan, l, TFL_MEAN), layerBuffer(plan, l, TFL_RSTD), tensorAt(w, layerWord(plan, l, TFL_LN_W)), R, dModel, 1);
+    } else {
+      vectorAdd(dResid, dResid, dX, R * dModel);
+    }
+  }
+  embeddingBackward(tensorAt(g, word(plan, TF_W_E)), tokens, dResid, R, dModel, dVocab);
+  if (!shortformer) posEmbedBackward(tensorAt(g, word(plan, TF_W_POS)), dResid, batch, T, dModel);
+  return loss;
+}

@@ -1,0 +1,209 @@
+// The attention-only transformer in WebAssembly against the independent f64
+// reference (test/reference/transformer.ts): logits, finite-difference
+// gradients, causality, SIMD = scalar, and its refined LLC.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { VARIANTS, loadEngine, seededUniform, mulberry32 } from "./helpers.ts";
+import type { Engine, Variant } from "../src/engine.ts";
+import { parseConfig, type TransformerConfig } from "../src/config.ts";
+import { modelLayout, planModel, moduleConstant } from "../src/models.ts";
+import { estimate, prepareEstimate, InputError } from "../src/estimator.ts";
+import { referenceLogits, referenceLoss, type Params } from "./reference/transformer.ts";
+import type { Tensor } from "../src/io/safetensors.ts";
+import { trainFullBatch } from "../src/train.ts";
+
+const base: TransformerConfig = {
+  kind: "transformer", n_layers: 2, n_heads: 3, d_model: 12, d_head: 5, n_ctx: 9, d_vocab: 11,
+  normalization: "LN", positional_embedding: "shortformer", attn_bias: true, unembed_bias: true,
+};
+const VARIANTS_OF_MODEL: [string, Partial<TransformerConfig>][] = [
+  ["LN + shortformer", {}],
+  ["LN + standard", { positional_embedding: "standard" }],
+  ["no LN + shortformer", { normalization: null }],
+  ["no LN + standard, no biases", { normalization: null, positional_embedding: "standard", attn_bias: false, unembed_bias: false }],
+];
+
+function randomParams(m: TransformerConfig, seed: number): { arena: Float32Array; params: Params } {
+  const layout = modelLayout(m);
+  const u = seededUniform(seed);
+  const arena = new Float32Array(layout.padded);
+  const params: Params = new Map();
+  for (const t of layout.tensors) {
+    const isLnWeight = /ln(1|_final)\.w$/.test(t.name);
+    for (let i = 0; i < t.size; i++) arena[t.offset + i] = isLnWeight ? 1 + 0.2 * u() : 0.5 * u();
+    params.set(t.name, Float64Array.from(arena.subarray(t.offset, t.offset + t.size)));
+  }
+  return { arena, params };
+}
+
+function randomTokens(m: TransformerConfig, batch: number, T: number, seed: number): number[][] {
+  const u = mulberry32(seed);
+  return Array.from({ length: batch }, () => Array.from({ length: T }, () => Math.floor(u() * m.d_vocab)));
+}
+
+interface Setup { engine: Engine; run(withGrad: boolean): number; logits(): Float32Array; grads(): Float32Array; setWeights(a: Float32Array): void; setTokens(t: number[][]): void }
+async function setup(variant: Variant, m: TransformerConfig, batch: number, T: number): Promise<Setup> {
+  const engine = await loadEngine(variant);
+  const layout = modelLayout(m);
+  const params = engine.allocF32(layout.padded), grads = engine.allocF32(layout.padded);
+  const plan = planModel(engine, m, layout, params, grads, batch, T);
+  const tokens = engine.allocI32(batch * T);
+  const logitsAt = engine.i32(plan.address, 64)[moduleConstant(engine, "TF_LOGITS")];
+  return {
+    engine,
+    run: (withGrad) => withGrad ? engine.kernels.modelLossGrad(plan.address, tokens, 0, batch) : engine.kernels.modelLoss(plan.address, tokens, 0, batch),
+    logits: () => engine.f32(logitsAt, batch * T * m.d_vocab).slice(),
+    grads: () => engine.f32(grads, layout.padded).slice(),
+    setWeights: (a) => engine.f32(params, layout.padded).set(a),
+    setTokens: (t) => engine.i32(tokens, batch * T).set(t.flat()),
+  };
+}
+
+for (const [label, change] of VARIANTS_OF_MODEL) {
+  const m = { ...base, ...change };
+  test(`${label}: logits match the f64 reference within 1e-4 relative`, async () => {
+    const batch = 2, T = 7;
+    const { arena, params } = randomParams(m, 1);
+    const tokens = randomTokens(m, batch, T, 2);
+    const s = await setup("simd", m, batch, T);
+    s.setWeights(arena);
+    s.setTokens(tokens);
+    const loss = s.run(false);
+    const got = s.logits();
+    const ref = referenceLogits(m, params, tokens).flat(2);
+    // f32 keeps ~7 digits; a logit is a chain of ≤ 4 sums of ≤ d_model·… terms of size ≲ 1,
+    // each adding ≲ K·2⁻²⁴ relative error: ≲ 1e-5 of the logits' scale, so 1e-4 has margin.
+    const scale = Math.max(...ref.map(Math.abs));
+    ref.forEach((r, i) => assert.ok(Math.abs(got[i] - r) <= 1e-4 * scale, `logit ${i}: ${got[i]} vs ${r}`));
+    const refLoss = referenceLoss(m, params, tokens);
+    assert.ok(Math.abs(loss - refLoss) <= 1e-4 * refLoss, `loss ${loss} vs ${refLoss}`);
+  });
+
+  test(`${label}: the gradient matches central finite differences of the f64 reference`, async () => {
+    const batch = 2, T = 6;
+    const { arena, params } = randomParams(m, 3);
+    const tokens = randomTokens(m, batch, T, 4);
+    const s = await setup("simd", m, batch, T);
+    s.setWeights(arena);
+    s.setTokens(tokens);
+    s.run(true);
+    const grads = s.grads();
+    const layout = modelLayout(m);
+    const u = mulberry32(5);
+    const gmax = Math.max(...grads.map(Math.abs));
+    for (const t of layout.tensors) {
+      const values = params.get(t.name)!;
+      for (let trial = 0; trial < 3; trial++) {
+        const i = Math.floor(u() * t.size);
+        const h = 1e-4;
+        const saved = values[i];
+        values[i] = saved + h;
+        const up = referenceLoss(m, params, tokens);
+        values[i] = saved - h;
+        const down = referenceLoss(m, params, tokens);
+        values[i] = saved;
+        const fd = (up - down) / (2 * h);
+        // Central differences in f64 with h = 1e-4 err by O(h²·|f'''|) ≈ 1e-8; the f32 gradient
+        // by ~1e-6 relative to the largest gradient. 1e-3 relative plus 1e-4·max|g| bounds both.
+        const g = grads[t.offset + i];
+        assert.ok(Math.abs(g - fd) <= 1e-3 * Math.abs(fd) + 1e-4 * gmax, `${t.name}[${i}]: wasm ${g}, finite difference ${fd}`);
+      }
+    }
+  });
+}
+
+test("attention cannot see the future: changing token t+1 leaves logits ≤ t bit-identical", async () => {
+  for (const change of [{}, { positional_embedding: "standard" as const }]) {
+    const m = { ...base, ...change };
+    const batch = 1, T = 8;
+    const { arena } = randomParams(m, 6);
+    const tokens = randomTokens(m, batch, T, 7);
+    const s = await setup("simd", m, batch, T);
+    s.setWeights(arena);
+    s.setTokens(tokens);
+    s.run(false);
+    const before = new Uint32Array(s.logits().buffer);
+    const t = 4;
+    tokens[0][t + 1] = (tokens[0][t + 1] + 1) % m.d_vocab;
+    s.setTokens(tokens);
+    s.run(false);
+    const after = new Uint32Array(s.logits().buffer);
+    const V = m.d_vocab;
+    assert.equal(after.slice(0, (t + 1) * V), before.slice(0, (t + 1) * V));
+    assert.not.equal(after.slice((t + 1) * V), before.slice((t + 1) * V), "later logits do change");
+  }
+});
+
+test("SIMD and scalar builds give bit-identical loss and gradients", async () => {
+  const results = [];
+  for (const variant of VARIANTS) {
+    const m = { ...base, d_head: 8, d_model: 16 };
+    const s = await setup(variant, m, 3, 9);
+    s.setWeights(randomParams(m, 8).arena);
+    s.setTokens(randomTokens(m, 3, 9, 9));
+    results.push({ loss: s.run(true), grads: new Uint32Array(s.grads().buffer) });
+  }
+  assert.is(results[0].loss, results[1].loss);
+  assert.equal(results[0].grads, results[1].grads);
+});
+
+// ------------------------------------------------------------ refined LLC of a head
+const engineForTraining = await loadEngine("simd");
+function transformerInputs(m: TransformerConfig, nSeq: number, T: number, seed: number, trainSteps = 0) {
+  let { arena } = randomParams(m, seed);
+  const layout = modelLayout(m);
+  const tokens = Int32Array.from(randomTokens(m, nSeq, T, seed + 1).flat());
+  if (trainSteps > 0) {
+    // Near a local minimum, as the LLC presumes: AdamW on these very sequences (memorising them).
+    arena = trainFullBatch(engineForTraining, m, layout, arena, tokens, new Float32Array(0), nSeq, { steps: trainSteps, lr: 0.01, finalLrFactor: 0.1 }, T).weights;
+  }
+  const weights = new Map<string, Tensor>(layout.tensors.map((t) => [t.name, { dtype: "F32", shape: [...t.shape], data: arena.slice(t.offset, t.offset + t.size) }]));
+  return { weights, data: new Map<string, Tensor>([["tokens", { dtype: "I32", shape: [nSeq, T], data: tokens }]]) };
+}
+
+test("a head's weight-refined λ̂ lies in (0, k/2]; masked weights stay at w* bit for bit", async () => {
+  const m = { ...base };
+  const inputs = transformerInputs(m, 64, 8, 11, 1500);
+  const config = parseConfig({
+    model: m, weights: "-", data: "-", restrict: "l1h2",
+    sampler: { epsilon: 1e-3, gamma: 200, nbeta: 30, chains: 2, draws: 100, batch_size: 16, seed: 1 },
+  });
+  const engine = await loadEngine("simd");
+  const prepared = prepareEstimate(engine, config, inputs);
+  prepared.runChain(0);
+  const after = prepared.weights();
+  const layout = modelLayout(m);
+  const free = 3 * m.d_model * m.d_head + m.d_head * m.d_model + 3 * m.d_head; // W_Q,W_K,W_V,W_O slices + b_Q,b_K,b_V
+  let moved = 0;
+  for (const t of layout.tensors) {
+    const original = inputs.weights.get(t.name)!.data as Float32Array;
+    for (let i = 0; i < t.size; i++) {
+      const headSlice = t.name.startsWith("blocks.1.attn.") && t.name !== "blocks.1.attn.b_O" &&
+        Math.floor(i / (t.name.includes("b_") ? m.d_head : m.d_model * m.d_head)) === 2;
+      if (headSlice) moved += after[t.offset + i] !== original[i] ? 1 : 0;
+      else assert.is(after[t.offset + i], original[i], `${t.name}[${i}] moved`);
+    }
+  }
+  assert.ok(moved > 0.9 * free, `${moved} of ${free} head weights moved`);
+  const result = await estimate(await loadEngine("simd"), config, inputs);
+  assert.ok(result["llc/mean"] > 0 && result["llc/mean"] <= free / 2, `λ̂ = ${result["llc/mean"]}, k/2 = ${free / 2}`);
+});
+
+test("bad transformer inputs: a mis-shaped tensor, a token ≥ d_vocab, sequences longer than n_ctx", async () => {
+  const m = { ...base };
+  const config = parseConfig({ model: m, weights: "-", data: "-", sampler: { batch_size: 4, chains: 1, draws: 2 } });
+  const engine = await loadEngine("simd");
+  const good = transformerInputs(m, 8, 6, 21);
+  const misshaped = new Map(good.weights);
+  misshaped.set("blocks.0.attn.W_Q", { dtype: "F32", shape: [3, 5, 12], data: new Float32Array(180) });
+  assert.throws(() => prepareEstimate(engine, config, { ...good, weights: misshaped }),
+    (e: Error) => e instanceof InputError && /weights\["blocks\.0\.attn\.W_Q"\]: expected shape \[3, 12, 5\], got \[3, 5, 12\]/.test(e.message));
+  const tokens = (good.data.get("tokens")!.data as Int32Array).slice();
+  tokens[13] = m.d_vocab;
+  assert.throws(() => prepareEstimate(engine, config, { ...good, data: new Map([["tokens", { dtype: "I32", shape: [8, 6], data: tokens }]]) }),
+    (e: Error) => /data\["tokens"\]\[2\]\[1\]: expected a token id in \[0, 11\) \(d_vocab\), got 11/.test(e.message));
+  const long = transformerInputs(m, 4, 10, 22);
+  assert.throws(() => prepareEstimate(engine, config, long), (e: Error) => /longer than the model's n_ctx = 9/.test(e.message));
+});
+
+test.run();
