@@ -477,7 +477,7 @@ const TRANSFORMER_KEYS = [
 // is reported as a typo rather than as a missing kind.
 const ANY_MODEL_KEYS = [...new Set<string>([...MLP_KEYS, ...POLYNOMIAL_KEYS, ...TRANSFORMER_KEYS])];
 
-function parseModel(raw: unknown, path: string): ModelConfig {
+export function parseModel(raw: unknown, path: string): ModelConfig {
   const f = expectObject(raw, path, ANY_MODEL_KEYS);
   const kind = expectOneOf(f.kind, joinField(path, "kind"), ["mlp", "polynomial", "transformer"]);
   const keysOfKind: readonly string[] = kind === "mlp" ? MLP_KEYS : kind === "polynomial" ? POLYNOMIAL_KEYS : TRANSFORMER_KEYS;
@@ -691,6 +691,11 @@ export function locateJsonSyntaxError(text: string): { offset: number; problem: 
  * validation errors also name `source`.
  */
 export function parseConfigText(text: string, source = "config"): EstimateConfig {
+  return parseJsonConfig(text, source, parseConfig);
+}
+
+/** JSON text → `parse(raw)`, with syntax and validation errors that name `source`. */
+export function parseJsonConfig<T>(text: string, source: string, parse: (raw: unknown) => T): T {
   // Editors on Windows like to save a byte-order mark, which JSON.parse rejects.
   const json = text.startsWith("\uFEFF") ? text.slice(1) : text;
   let raw: unknown;
@@ -711,7 +716,7 @@ export function parseConfigText(text: string, source = "config"): EstimateConfig
     throw new ConfigError("", detail, { source, cause: error });
   }
   try {
-    return parseConfig(raw);
+    return parse(raw);
   } catch (error) {
     if (error instanceof ConfigError) throw new ConfigError(error.field, error.detail, { source, cause: error });
     throw error;

@@ -1,9 +1,10 @@
 // Training w* with AdamW inside the engine (full batch or minibatches in data
 // order), so that every model the estimator samples around was made here.
 import type { Engine } from "./engine.ts";
-import type { ModelConfig } from "./config.ts";
+import type { ModelConfig, TransformerConfig } from "./config.ts";
 import type { Layout } from "./arena.ts";
-import { planModel } from "./models.ts";
+import { planModel, modelLayout, moduleConstant } from "./models.ts";
+import { readSafetensors, writeSafetensors, type Tensor } from "./io/safetensors.ts";
 
 export interface AdamWOptions {
   steps: number;
@@ -57,4 +58,203 @@ export function trainFullBatch(
   }
   const loss = k.modelLossGrad(plan.address, X, Y, n);
   return { weights: engine.f32(params, P).slice(), loss, gradientNorm: Math.sqrt(k.sumOfSquares(grads, P)) };
+}
+
+// ------------------------------------------------------------------ language-model training runs
+
+export interface OptimizerConfig {
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weight_decay: number;
+  max_grad_norm: number | null;
+  /** Linear warm-up from 0 over this many steps, then constant (0: constant throughout). */
+  warmup_steps: number;
+}
+
+export interface TrainRunSettings {
+  model: TransformerConfig;
+  optimizer: OptimizerConfig;
+  batch_size: number;
+  steps: number;
+  seed: number;
+  /** Checkpoint steps; "paper" = dense early, sparse late (checkpointSchedule). */
+  checkpoints: "paper" | number[];
+  /** Held-out loss every this many steps (and at every checkpoint), on `eval_sequences` sequences. */
+  eval_every: number;
+  eval_sequences: number;
+}
+
+/**
+ * The paper's spacing (Wang et al. 2024, App. A: every 100 steps early, then 200,
+ * 400, 1000), scaled to the run: every 100 to 1000, 200 to 5000, 400 to 20000,
+ * then 1000; always step 0 and the last step.
+ */
+export function checkpointSchedule(steps: number): number[] {
+  const out = new Set<number>([0, steps]);
+  for (let s = 0; s <= steps; ) {
+    out.add(s);
+    const spacing = s < 1000 ? 100 : s < 5000 ? 200 : s < 20000 ? 400 : 1000;
+    s = (Math.floor(s / spacing) + 1) * spacing;
+  }
+  return [...out].filter((s) => s <= steps).sort((a, b) => a - b);
+}
+
+/** Learning rate at (1-based) step t. */
+export function learningRate(o: OptimizerConfig, t: number): number {
+  return o.warmup_steps > 0 && t <= o.warmup_steps ? (o.lr * t) / o.warmup_steps : o.lr;
+}
+
+export interface TrainLogLine {
+  step: number;
+  loss?: number;
+  heldout_loss?: number;
+  lr?: number;
+  grad_norm?: number;
+}
+
+/** What a run directory holds; every path inside `dir`. */
+export const runFiles = (dir: string) => ({
+  log: `${dir}/log.jsonl`,
+  checkpoint: (step: number) => `${dir}/checkpoints/step-${String(step).padStart(6, "0")}.safetensors`,
+  optimizerState: `${dir}/checkpoints/optimizer.safetensors`,
+});
+
+export interface TrainerHooks {
+  /** Write a checkpoint (model tensors + metadata) and, for resuming, the optimizer state. */
+  checkpoint(step: number, weights: Map<string, Tensor>, optimizerState: Uint8Array): Promise<void>;
+  log(line: TrainLogLine): Promise<void>;
+}
+
+export interface ResumeState {
+  step: number;
+  weights: Float32Array; // padded arena
+  m: Float32Array;
+  v: Float32Array;
+}
+
+/** Optimizer state for resuming: w, m, v arenas and the step, as one safetensors file. */
+export function encodeOptimizerState(step: number, w: Float32Array, m: Float32Array, v: Float32Array): Uint8Array {
+  const t = (data: Float32Array): Tensor => ({ dtype: "F32", shape: [data.length], data });
+  return writeSafetensors({ w: t(w), m: t(m), v: t(v) }, { step: String(step) });
+}
+
+export function decodeOptimizerState(bytes: Uint8Array, padded: number, source: string): ResumeState {
+  const file = readSafetensors(bytes, source);
+  const get = (name: string) => {
+    const t = file.tensors.get(name);
+    if (!t || t.dtype !== "F32" || t.data.length !== padded) throw new Error(`${source}: tensor "${name}" must be F32 [${padded}] (the model's arena)`);
+    return t.data as Float32Array;
+  };
+  const step = Number(file.metadata.step);
+  if (!Number.isInteger(step) || step < 0) throw new Error(`${source}: __metadata__.step must be a step number, got ${JSON.stringify(file.metadata.step)}`);
+  return { step, weights: get("w"), m: get("m"), v: get("v") };
+}
+
+/** TL's default initialisation: N(0, (0.8/√d_model)²) weights, LN weights 1, biases 0. */
+export function initialWeights(engine: Engine, m: TransformerConfig, seed: number): Float32Array {
+  const layout = modelLayout(m);
+  const arena = new Float32Array(layout.padded);
+  const std = 0.8 / Math.sqrt(m.d_model);
+  const padded = Math.ceil(layout.size / 8) * 8;
+  const ptr = engine.allocF32(padded);
+  engine.kernels.fillNormals(ptr, padded, seed >>> 0, 0x1417, 0, moduleConstant(engine, "STREAM_USER"));
+  const z = engine.f32(ptr, layout.size);
+  for (const t of layout.tensors) {
+    const isLnWeight = /ln(1|_final)\.w$/.test(t.name);
+    const isBias = /\.b(_[QKVOU])?$/.test(t.name) || /\.b$/.test(t.name);
+    for (let i = t.offset; i < t.offset + t.size; i++) arena[i] = isLnWeight ? 1 : isBias ? 0 : Math.fround(z[i] * std);
+  }
+  return arena;
+}
+
+/**
+ * Position `i` of the data order: the concatenation of per-epoch permutations of
+ * the n training sequences (Fisher–Yates with Philox counters (i, epoch) under key
+ * (seed, 0x7a1)), so the batch of step t depends only on (seed, t) and a resumed
+ * run reads the same batches.
+ */
+export function epochPermutation(engine: Engine, n: number, seed: number, epoch: number): Int32Array {
+  const perm = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = engine.kernels.uniformBelow(i + 1, i, epoch, moduleConstant(engine, "STREAM_USER"), seed >>> 0, 0x7a1) >>> 0;
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  return perm;
+}
+
+/**
+ * Train the transformer with AdamW on token sequences (minibatches in the order
+ * of epochPermutation), logging and checkpointing through `hooks`; `resume`
+ * continues an interrupted run to the same bits as an uninterrupted one.
+ */
+export async function trainTransformer(
+  engine: Engine, settings: TrainRunSettings, train: { tokens: Int32Array; nSeq: number; seqLen: number },
+  heldout: { tokens: Int32Array; nSeq: number }, hooks: TrainerHooks, resume?: ResumeState,
+): Promise<{ weights: Float32Array; step: number }> {
+  const k = engine.kernels;
+  const m = settings.model;
+  const layout = modelLayout(m);
+  const P = layout.padded, B = settings.batch_size, T = train.seqLen;
+  const params = engine.allocF32(P), grads = engine.allocF32(P), mState = engine.allocF32(P), vState = engine.allocF32(P);
+  const plan = planModel(engine, m, layout, params, grads, B, T);
+  const batchTokens = engine.allocI32(B * T);
+  const schedule = new Set(settings.checkpoints === "paper" ? checkpointSchedule(settings.steps) : settings.checkpoints);
+  const o = settings.optimizer;
+
+  let step = 0;
+  if (resume) {
+    engine.f32(params, P).set(resume.weights);
+    engine.f32(mState, P).set(resume.m);
+    engine.f32(vState, P).set(resume.v);
+    step = resume.step;
+  } else {
+    engine.f32(params, P).set(initialWeights(engine, m, settings.seed));
+  }
+
+  const tensors = () => {
+    const w = engine.f32(params, P);
+    return new Map<string, Tensor>(layout.tensors.map((t) => [t.name, { dtype: "F32", shape: [...t.shape], data: w.slice(t.offset, t.offset + t.size) }]));
+  };
+  const heldoutLoss = () => {
+    const count = Math.min(settings.eval_sequences, heldout.nSeq);
+    let total = 0;
+    for (let start = 0; start < count; start += B) {
+      const rows = Math.min(B, count - start);
+      engine.i32(batchTokens, rows * T).set(heldout.tokens.subarray(start * T, (start + rows) * T));
+      total += k.modelLoss(plan.address, batchTokens, 0, rows) * rows;
+    }
+    return total / count;
+  };
+  const saveCheckpoint = async () => {
+    await hooks.log({ step, heldout_loss: heldoutLoss() });
+    await hooks.checkpoint(step, tensors(), encodeOptimizerState(step, engine.f32(params, P).slice(), engine.f32(mState, P).slice(), engine.f32(vState, P).slice()));
+  };
+  if (!resume && schedule.has(0)) await saveCheckpoint();
+
+  let epoch = -1;
+  let order: Int32Array = new Int32Array(0);
+  while (step < settings.steps) {
+    // Batch rows for step `step`: positions step·B .. step·B + B − 1 of the epoch stream.
+    for (let r = 0; r < B; r++) {
+      const position = step * B + r;
+      const e = Math.floor(position / train.nSeq);
+      if (e !== epoch) {
+        epoch = e;
+        order = epochPermutation(engine, train.nSeq, settings.seed, epoch);
+      }
+      const row = order[position % train.nSeq];
+      engine.i32(batchTokens + r * T * 4, T).set(train.tokens.subarray(row * T, (row + 1) * T));
+    }
+    const loss = k.modelLossGrad(plan.address, batchTokens, 0, B);
+    if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at step ${step + 1}; try a smaller optimizer.lr`);
+    const gradNorm = Math.sqrt(k.sumOfSquares(grads, P));
+    if (o.max_grad_norm !== null && gradNorm > o.max_grad_norm) k.scaleInPlace(grads, P, o.max_grad_norm / (gradNorm + 1e-6)); // torch clip_grad_norm_
+    step++;
+    const lr = learningRate(o, step);
+    k.adamwStep(P, params, grads, mState, vState, lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, step);
+    if (step % settings.eval_every === 0 || step === settings.steps) await hooks.log({ step, loss, lr, grad_norm: gradNorm });
+    if (schedule.has(step)) await saveCheckpoint();
+  }
+  return { weights: engine.f32(params, P).slice(), step };
 }

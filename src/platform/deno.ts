@@ -9,6 +9,7 @@ interface DenoApi {
   writeFile(path: string | URL, data: Uint8Array): Promise<void>;
   writeTextFile(path: string | URL, data: string): Promise<void>;
   rename(from: string | URL, to: string | URL): Promise<void>;
+  mkdir(path: string | URL, options?: { recursive?: boolean }): Promise<void>;
   remove(path: string | URL): Promise<void>;
   stat(path: string | URL): Promise<unknown>;
   cwd(): string;
@@ -42,6 +43,7 @@ function dirname(path: string): string {
 
 async function atomicWrite(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;
+  await Deno.mkdir(dirname(path), { recursive: true });
   try {
     await write(tmp);
     await Deno.rename(tmp, path);

@@ -6,7 +6,7 @@ export interface Host {
   /** Bytes of a file path (Node/Deno) or URL (browser). */
   readBytes(path: string): Promise<Uint8Array>;
   readText(path: string): Promise<string>;
-  /** Write atomically: a reader never sees half a file, and a kill loses at most the last write. */
+  /** Write atomically (missing parent directories are made): a reader never sees half a file, and a kill loses at most the last write. */
   writeText(path: string, text: string): Promise<void>;
   writeBytes(path: string, bytes: Uint8Array): Promise<void>;
   exists(path: string): Promise<boolean>;

@@ -1,6 +1,6 @@
 /// <reference types="node" />
 // Host for Node (and Deno, whose node: compatibility layer covers these calls).
-import { readFile, writeFile, rename, access } from "node:fs/promises";
+import { readFile, writeFile, rename, access, mkdir } from "node:fs/promises";
 import { dirname, resolve as resolvePath, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Host } from "./host.ts";
@@ -22,11 +22,13 @@ export const nodeHost: Host = {
   readBytes: async (path) => new Uint8Array(await readFile(path)),
   readText: (path) => readFile(path, "utf8"),
   async writeText(path, text) {
+    await mkdir(dirname(path), { recursive: true });
     const tmp = `${path}.tmp-${process.pid}`;
     await writeFile(tmp, text);
     await rename(tmp, path);
   },
   async writeBytes(path, bytes) {
+    await mkdir(dirname(path), { recursive: true });
     const tmp = `${path}.tmp-${process.pid}`;
     await writeFile(tmp, bytes);
     await rename(tmp, path);

@@ -1,0 +1,128 @@
+// `llc train`: a training run from a config file into a run directory — data
+// (tokenizer, token datasets) prepared and cached there, checkpoints on the
+// paper's schedule, a JSONL log, and resume from the last checkpoint after a kill.
+import type { Host } from "./platform/host.ts";
+import { createEngine, type Variant } from "./engine.ts";
+import {
+  ConfigError, expectArrayOf, expectInteger, expectNumber, expectNumberOr, expectObject, expectString,
+  joinField, parseJsonConfig, parseModel, type TransformerConfig,
+} from "./config.ts";
+import { prepareData, type DataSpec } from "./data/prepare.ts";
+import { tokenizerHash } from "./data/tokenizer.ts";
+import { writeSafetensors } from "./io/safetensors.ts";
+import { modelLayout } from "./models.ts";
+import { decodeOptimizerState, runFiles, trainTransformer, type OptimizerConfig, type TrainLogLine, type TrainRunSettings } from "./train.ts";
+
+export interface TrainConfig extends TrainRunSettings {
+  name?: string;
+  data: DataSpec;
+  /** Run directory, relative to the config file. */
+  out: string;
+}
+
+export const TRAIN_DEFAULTS = {
+  data: { vocab_size: 1024, max_bytes_per_corpus: 8_000_000, heldout_every: 10 } as DataSpec,
+  optimizer: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.05, max_grad_norm: 1, warmup_steps: 0 } as OptimizerConfig,
+  batch_size: 16,
+  steps: 5000,
+  seed: 42,
+  checkpoints: "paper" as const,
+  eval_every: 100,
+  eval_sequences: 128,
+};
+
+const or = <T>(value: unknown, fallback: T, parse: (v: unknown) => T): T => (value === undefined ? fallback : parse(value));
+
+export function parseTrainConfig(raw: unknown): TrainConfig {
+  const keys = ["$schema", "comment", "name", "model", "data", "optimizer", "batch_size", "steps", "seed", "checkpoints", "eval_every", "eval_sequences", "out"];
+  const f = expectObject(raw, "", keys);
+  const model = parseModel(f.model, "model");
+  if (model.kind !== "transformer") throw new ConfigError("model.kind", `expected "transformer" (llc train trains the language model), got ${JSON.stringify(model.kind)}`);
+  const d = TRAIN_DEFAULTS;
+  const dataRaw = or(f.data, {}, (v) => expectObject(v, "data", ["vocab_size", "max_bytes_per_corpus", "heldout_every"]));
+  const data: DataSpec = {
+    vocab_size: or(dataRaw.vocab_size, d.data.vocab_size, (v) => expectInteger(v, "data.vocab_size", { min: 257 })),
+    max_bytes_per_corpus: or(dataRaw.max_bytes_per_corpus, d.data.max_bytes_per_corpus, (v) => expectInteger(v, "data.max_bytes_per_corpus", { min: 1 })),
+    heldout_every: or(dataRaw.heldout_every, d.data.heldout_every, (v) => expectInteger(v, "data.heldout_every", { min: 2 })),
+  };
+  if (data.vocab_size !== model.d_vocab) throw new ConfigError("data.vocab_size", `expected the model's d_vocab (${model.d_vocab}), got ${data.vocab_size}`);
+  const o = or(f.optimizer, {}, (v) => expectObject(v, "optimizer", ["lr", "betas", "eps", "weight_decay", "max_grad_norm", "warmup_steps"]));
+  const at = (key: string) => joinField("optimizer", key);
+  const optimizer: OptimizerConfig = {
+    lr: or(o.lr, d.optimizer.lr, (v) => expectNumber(v, at("lr"), { greaterThan: 0 })),
+    betas: or(o.betas, d.optimizer.betas, (v) => {
+      const b = expectArrayOf(v, at("betas"), (x, field) => expectNumber(x, field, { min: 0, lessThan: 1 }), { minLength: 2, expected: "[beta1, beta2] in [0, 1)" });
+      if (b.length !== 2) throw new ConfigError(at("betas"), `expected two numbers [beta1, beta2], got ${b.length}`);
+      return [b[0], b[1]] as [number, number];
+    }),
+    eps: or(o.eps, d.optimizer.eps, (v) => expectNumber(v, at("eps"), { greaterThan: 0 })),
+    weight_decay: or(o.weight_decay, d.optimizer.weight_decay, (v) => expectNumber(v, at("weight_decay"), { min: 0 })),
+    max_grad_norm: or(o.max_grad_norm, d.optimizer.max_grad_norm, (v) => expectNumberOr(v, at("max_grad_norm"), [null], { greaterThan: 0 })),
+    warmup_steps: or(o.warmup_steps, d.optimizer.warmup_steps, (v) => expectInteger(v, at("warmup_steps"), { min: 0 })),
+  };
+  const steps = or(f.steps, d.steps, (v) => expectInteger(v, "steps", { min: 1 }));
+  const config: TrainConfig = {
+    model: model as TransformerConfig,
+    data,
+    optimizer,
+    batch_size: or(f.batch_size, d.batch_size, (v) => expectInteger(v, "batch_size", { min: 1 })),
+    steps,
+    seed: or(f.seed, d.seed, (v) => expectInteger(v, "seed", { min: 0, max: 2 ** 32 - 1 })),
+    checkpoints: or(f.checkpoints, d.checkpoints, (v) =>
+      v === "paper" ? "paper" : expectArrayOf(v, "checkpoints", (x, field) => expectInteger(x, field, { min: 0, max: steps }), { expected: '"paper" or a list of steps' })),
+    eval_every: or(f.eval_every, d.eval_every, (v) => expectInteger(v, "eval_every", { min: 1 })),
+    eval_sequences: or(f.eval_sequences, d.eval_sequences, (v) => expectInteger(v, "eval_sequences", { min: 1 })),
+    out: expectString(f.out ?? "run", "out", { nonEmpty: true }),
+  };
+  if (f.name !== undefined) config.name = expectString(f.name, "name");
+  return config;
+}
+
+export interface TrainJobOptions {
+  variant?: Variant;
+  /** node_modules directory (the corpora live in npm packages). */
+  nodeModules: string;
+  onLog?: (line: TrainLogLine) => void;
+  onResume?: (step: number) => void;
+}
+
+/** Runs (or resumes) the training described by the config file; returns the run directory. */
+export async function runTrainingJob(host: Host, configPath: string, options: TrainJobOptions): Promise<{ dir: string; step: number }> {
+  const config = parseJsonConfig(await host.readText(configPath), configPath, parseTrainConfig);
+  const dir = host.resolve(configPath, config.out);
+  const files = runFiles(dir);
+  const data = await prepareData(host, options.nodeModules, `${dir}/data`, config.data, config.model.n_ctx);
+  const variant = options.variant ?? "simd";
+  const engine = await createEngine(await host.wasmBytes(variant), variant);
+  const padded = modelLayout(config.model).padded;
+
+  let resume;
+  let logLines: string[] = [];
+  if (await host.exists(files.optimizerState)) {
+    resume = decodeOptimizerState(await host.readBytes(files.optimizerState), padded, files.optimizerState);
+    options.onResume?.(resume.step);
+    // The log keeps what happened up to the checkpoint; later lines are redone.
+    if (await host.exists(files.log))
+      logLines = (await host.readText(files.log)).split("\n").filter((l) => l && (JSON.parse(l) as TrainLogLine).step <= resume!.step);
+  }
+  const metadata = (step: number) => ({
+    format: "llc-wasm/checkpoint/1",
+    model: JSON.stringify(config.model),
+    step: String(step),
+    tokenizer_hash: tokenizerHash(data.tokenizer),
+    ...(config.name ? { name: config.name } : {}),
+  });
+  if (resume && resume.step >= config.steps) return { dir, step: resume.step };
+  const result = await trainTransformer(engine, config, data.train, data.heldout, {
+    async checkpoint(step, weights, optimizerState) {
+      await host.writeBytes(files.checkpoint(step), writeSafetensors(weights, metadata(step)));
+      await host.writeText(files.log, logLines.join("\n") + (logLines.length ? "\n" : ""));
+      await host.writeBytes(files.optimizerState, optimizerState); // last: a resume never runs ahead of its checkpoint
+    },
+    async log(line) {
+      logLines.push(JSON.stringify(line));
+      options.onLog?.(line);
+    },
+  }, resume);
+  return { dir, step: result.step };
+}
