@@ -38,7 +38,7 @@ for (const target of ["simd", "scalar"]) {
 }
 
 const tsTime = newest(join(root, "src"));
-const bundles = ["index", "cli"].filter((name) => existsSync(join(root, `src/${name}.ts`)));
+const bundles = ["index", "cli", "worker"].filter((name) => existsSync(join(root, `src/${name}.ts`)));
 if (stale(bundles.map((name) => `build/${name}.js`), tsTime)) {
   console.error(`esbuild: ${bundles.map((name) => `build/${name}.js`).join(", ")}`);
   const common = { bundle: true, format: "esm", target: "es2022", sourcemap: true, logLevel: "warning", external: ["node:*"] };

@@ -2,6 +2,7 @@
 // The command line: `llc estimate`, `llc table` (the main job: analytic cases),
 // `llc example` (write a built-in case as config + safetensors files).
 import { nodeHost } from "./platform/node.ts";
+import { nodeWorkers } from "./platform/node-workers.ts";
 import { runEstimateJob, resultJson } from "./job.ts";
 import { createEngine, type Variant } from "./engine.ts";
 import { estimate } from "./estimator.ts";
@@ -10,7 +11,8 @@ import { writeSafetensors } from "./io/safetensors.ts";
 import type { Progress } from "./sampler.ts";
 
 const USAGE = `usage:
-  llc estimate --config FILE [--out FILE] [--quiet] [--variant simd|scalar]
+  llc estimate --config FILE [--out FILE] [--quiet] [--variant simd|scalar] [--workers N]
+                                                 --workers N: chains on N threads, same result (default: sampler.workers, 1)
   llc table [--quick] [--variant simd|scalar]     LLC of built-in models with known λ
   llc example NAME --dir DIR                     write a built-in case (${Object.keys(exampleCases).join(", ")})
   llc help`;
@@ -48,6 +50,15 @@ function variantOf(flags: Flags): Variant {
   return v;
 }
 
+/** --workers N: overrides sampler.workers for this run; the config (and result file) keep theirs. */
+function workersOf(flags: Flags): number | undefined {
+  const v = flags.workers;
+  if (v === undefined) return undefined;
+  const n = typeof v === "string" && /^[0-9]+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--workers: expected an integer >= 1, got ${JSON.stringify(v)}`);
+  return n;
+}
+
 /** A progress line on stderr, only once a run has lasted a second. */
 function progressReporter(quiet: boolean): (p: Progress) => void {
   const start = nodeHost.now();
@@ -61,13 +72,15 @@ function progressReporter(quiet: boolean): (p: Progress) => void {
 }
 
 async function estimateCommand(args: string[]): Promise<void> {
-  const flags = parseFlags(args, { config: "value", out: "value", quiet: "flag", variant: "value" });
+  const flags = parseFlags(args, { config: "value", out: "value", quiet: "flag", variant: "value", workers: "value" });
   if (typeof flags.config !== "string") throw new UsageError("estimate: --config FILE is required");
   const out = typeof flags.out === "string" ? flags.out : undefined;
   const quiet = flags.quiet === true;
   const result = await runEstimateJob(nodeHost, flags.config, {
     out,
     variant: variantOf(flags),
+    workers: workersOf(flags),
+    spawn: nodeWorkers(),
     onProgress: progressReporter(quiet),
     onResume: (n) => quiet || process.stderr.write(`resuming: ${n} chain(s) already in ${out}\n`),
   });

@@ -1,11 +1,16 @@
 // An estimate job from files: config → safetensors inputs → engine → result file.
 // Host-neutral (files through Host), so the CLI in Node or Deno and the web page
 // share it. With an output path the result is written after every chain and a
-// rerun of the same job resumes from the chains already finished.
+// rerun of the same job resumes from the chains already finished. With more
+// than one worker (sampler.workers or options.workers) chains run in parallel
+// (parallel.ts) with the same bits, and the file is still written in chain
+// order — after each chain that completes a prefix — so a kill and a resume,
+// with any number of workers, still end in the same bytes.
 import type { Host } from "./platform/host.ts";
 import { createEngine, type Variant } from "./engine.ts";
 import { parseConfigText } from "./config.ts";
-import { estimate, EstimateError, type EstimateResult } from "./estimator.ts";
+import { estimate, EstimateError, type EstimateResult, type EstimateOptions } from "./estimator.ts";
+import { estimateParallel, type SpawnWorker } from "./parallel.ts";
 import { readSafetensors } from "./io/safetensors.ts";
 import { chainsToResume, fingerprint, type ResultFile } from "./io/results.ts";
 import type { Progress } from "./sampler.ts";
@@ -16,6 +21,10 @@ export interface JobOptions {
   onProgress?: (p: Progress) => void;
   onResume?: (chains: number) => void;
   signal?: AbortSignal;
+  /** Overrides config.sampler.workers (the config, and so the result file, are unchanged). */
+  workers?: number;
+  /** How to start a worker when workers > 1 (Node: nodeWorkers(); default: the global module Worker). */
+  spawn?: SpawnWorker;
 }
 
 const encoder = new TextEncoder();
@@ -32,7 +41,10 @@ export async function runEstimateJob(host: Host, configPath: string, options: Jo
   const [weightBytes, dataBytes] = await Promise.all([host.readBytes(weightsPath), host.readBytes(dataPath)]);
   const weights = readSafetensors(weightBytes, config.weights).tensors;
   const data = readSafetensors(dataBytes, config.data).tensors;
-  const job = fingerprint(encoder.encode(JSON.stringify(config)), weightBytes, dataBytes);
+  // The worker count cannot change a bit of the result, so it is not part of the
+  // job: a run may resume with other workers (configs with workers 1 keep their old fingerprint).
+  const jobConfig = { ...config, sampler: { ...config.sampler, workers: 1 } };
+  const job = fingerprint(encoder.encode(JSON.stringify(jobConfig)), weightBytes, dataBytes);
 
   let completed: ReturnType<typeof chainsToResume> = [];
   if (options.out && (await host.exists(options.out))) {
@@ -45,17 +57,22 @@ export async function runEstimateJob(host: Host, configPath: string, options: Jo
   }
 
   const variant = options.variant ?? "simd";
-  const engine = await createEngine(await host.wasmBytes(variant), variant);
+  const wasm = await host.wasmBytes(variant);
+  const workers = options.workers ?? config.sampler.workers;
   const save = async (result: EstimateResult) => {
     if (options.out) await host.writeText(options.out, resultJson({ ...result, job }));
   };
+  const estimateOptions: EstimateOptions = {
+    completed,
+    onProgress: options.onProgress,
+    signal: options.signal,
+    onChain: (_chain, _traces, partial) => save(partial),
+  };
   try {
-    const result = await estimate(engine, config, { weights, data }, {
-      completed,
-      onProgress: options.onProgress,
-      signal: options.signal,
-      onChain: (_chain, _traces, partial) => save(partial),
-    });
+    const result =
+      workers > 1
+        ? await estimateParallel(config, { weights, data }, { ...estimateOptions, workers, wasm, variant, spawn: options.spawn })
+        : await estimate(await createEngine(wasm, variant), config, { weights, data }, estimateOptions);
     await save(result);
     return { ...result, job };
   } catch (e) {
