@@ -358,7 +358,11 @@ test('restrict entries must be "all" or a non-empty 0/1 array', () => {
   expectConfigError(() => restrict({ mask: [1] }), "restrict.layers.0.weight", '"all" or a non-empty array', 'got {"mask":[1]}');
   expectConfigError(() => restrict([]), "restrict.layers.0.weight", "non-empty", "got []");
   expectConfigError(() => restrict("All"), "restrict.layers.0.weight", 'did you mean "all"?');
-  expectConfigError(() => parseConfig({ ...minimal(), restrict: ["layers.0.weight"] }), "restrict", "expected an object");
+  // A list (or a single string) is the selector form ("l0h3", "embed", …, or tensor names): it must hold non-empty strings.
+  assert.equal(parseConfig({ ...minimal(), restrict: ["layers.0.weight", "l0h1"] }).restrict, ["layers.0.weight", "l0h1"]);
+  assert.equal(parseConfig({ ...minimal(), restrict: "l0h1" }).restrict, ["l0h1"]);
+  expectConfigError(() => parseConfig({ ...minimal(), restrict: [] }), "restrict", "non-empty list of selectors");
+  expectConfigError(() => parseConfig({ ...minimal(), restrict: ["l0h1", 3] }), "restrict[1]", "expected");
 });
 
 test("a mask may hold only 0 and 1", () => {
