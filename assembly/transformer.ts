@@ -19,6 +19,7 @@ import { attentionForward, attentionBackward } from "./attention";
 import { layerNormForward, layerNormBackward } from "./layernorm";
 import { embeddingForward, embeddingBackward, posEmbedAdd, posEmbedBackward } from "./embedding";
 import { crossEntropyLoss } from "./crossentropy";
+import { scaleInPlace } from "./adamw";
 import { PLAN_D_IN, PLAN_PARAMS, PLAN_GRADS, PLAN_SCRATCH, PLAN_ARENA_FLOATS, planWord } from "./plan";
 
 // Model words after the shared PLAN_* words (models.ts).
@@ -39,7 +40,7 @@ export const TF_B_U: i32 = 22;
 export const TF_FINAL_X: i32 = 23; // LN_f output [R, d_model] (= resid_L when no LN)
 export const TF_FINAL_MEAN: i32 = 24;
 export const TF_FINAL_RSTD: i32 = 25;
-export const TF_LOGITS: i32 = 26; // [R, d_vocab]
+export const TF_LOGITS: i32 = 26; // [chunk rows, d_vocab]
 export const TF_D_LOGITS: i32 = 27;
 export const TF_D_RESID: i32 = 28; // [R, d_model]
 export const TF_D_X: i32 = 29; // [R, d_model]
@@ -49,6 +50,7 @@ export const TF_D_V: i32 = 32;
 export const TF_D_Z: i32 = 33;
 export const TF_D_W_PACKED: i32 = 34; // [d_model, H·d_head]
 export const TF_RESID_FINAL: i32 = 35; // resid_L [R, d_model]
+export const TF_CHUNK_SEQUENCES: i32 = 36; // sequences per unembed/loss chunk (TF_LOGITS holds one chunk)
 export const TF_LAYER0: i32 = 40;
 // Per layer: arena offsets, then buffers.
 export const TFL_LN_W: i32 = 0;
@@ -171,21 +173,38 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
     layerNormForward(xf, buffer(plan, TF_FINAL_MEAN), buffer(plan, TF_FINAL_RSTD), residFinal,
       tensorAt(w, word(plan, TF_LNF_W)), tensorAt(w, word(plan, TF_LNF_B)), R, dModel);
   }
+  // ---- unembed and loss, a chunk of whole sequences at a time: the logits of a
+  // whole batch would dominate memory (32·1024·5000 floats at the paper's size).
+  const g = <usize>word(plan, PLAN_GRADS);
+  if (withGrad) memory.fill(g, 0, <usize>word(plan, PLAN_ARENA_FLOATS) << 2); // every gradient below accumulates
+  const dResid = buffer(plan, TF_D_RESID), dX = buffer(plan, TF_D_X);
   const logits = buffer(plan, TF_LOGITS);
-  const WU = tensorAt(w, word(plan, TF_W_U)), bU = tensorAt(w, word(plan, TF_B_U));
-  matmulAB(logits, xf, WU, R, dVocab, dModel, 0, scratch);
-  if (bU) biasAdd(logits, bU, R, dVocab);
   const dLogits = withGrad ? buffer(plan, TF_D_LOGITS) : 0;
-  const loss = crossEntropyLoss(logits, tokens, batch, T, dVocab, dLogits);
+  const WU = tensorAt(w, word(plan, TF_W_U)), bU = tensorAt(w, word(plan, TF_B_U));
+  const dXf = useLN ? dX : dResid;
+  const chunkSequences = min(word(plan, TF_CHUNK_SEQUENCES), batch);
+  let lossSum: f64 = 0;
+  let chunkLoss: f64 = 0;
+  for (let b0 = 0; b0 < batch; b0 += chunkSequences) {
+    const sequences = min(chunkSequences, batch - b0);
+    const rows = sequences * T;
+    const rowBase = <usize>(b0 * T);
+    const xfChunk = xf + ((rowBase * <usize>dModel) << 2);
+    matmulAB(logits, xfChunk, WU, rows, dVocab, dModel, 0, scratch);
+    if (bU) biasAdd(logits, bU, rows, dVocab);
+    chunkLoss = crossEntropyLoss(logits, tokens + (rowBase << 2), sequences, T, dVocab, dLogits);
+    lossSum += chunkLoss * <f64>(sequences * (T - 1));
+    if (!withGrad) continue;
+    // crossEntropyLoss averages over its chunk; the batch mean weights it by sequences/batch.
+    if (sequences != batch) scaleInPlace(dLogits, rows * dVocab, <f32>(<f64>sequences / <f64>batch));
+    matmulAtB(tensorAt(g, word(plan, TF_W_U)), xfChunk, dLogits, dModel, dVocab, rows, 1, scratch);
+    if (bU) biasGrad(tensorAt(g, word(plan, TF_B_U)), dLogits, rows, dVocab, 1);
+    matmulABt(dXf + ((rowBase * <usize>dModel) << 2), dLogits, WU, rows, dModel, dVocab, 0, scratch);
+  }
+  const loss = chunkSequences >= batch ? chunkLoss : lossSum / <f64>(batch * (T - 1));
   if (!withGrad) return loss;
 
-  // ---- backward (every parameter gradient accumulates into a zeroed arena)
-  const g = <usize>word(plan, PLAN_GRADS);
-  memory.fill(g, 0, <usize>word(plan, PLAN_ARENA_FLOATS) << 2);
-  const dResid = buffer(plan, TF_D_RESID), dX = buffer(plan, TF_D_X);
-  matmulAtB(tensorAt(g, word(plan, TF_W_U)), xf, dLogits, dModel, dVocab, R, 1, scratch);
-  if (bU) biasGrad(tensorAt(g, word(plan, TF_B_U)), dLogits, R, dVocab, 1);
-  matmulABt(useLN ? dX : dResid, dLogits, WU, R, dModel, dVocab, 0, scratch);
+  // ---- backward through the blocks
   if (useLN) {
     layerNormBackward(dResid, tensorAt(g, word(plan, TF_LNF_W)), tensorAt(g, word(plan, TF_LNF_B)), dX, residFinal,
       buffer(plan, TF_FINAL_MEAN), buffer(plan, TF_FINAL_RSTD), tensorAt(w, word(plan, TF_LNF_W)), R, dModel, 0);

@@ -168,6 +168,8 @@ export function planModel(engine: Engine, model: ModelConfig, layout: Layout, pa
   return { address: plan, layout, dIn, dOut, maxBatch };
 }
 
+export const LOGIT_CHUNK_FLOATS = 8 * 2 ** 20;
+
 /**
  * The transformer's plan for batches of up to `maxBatch` sequences of `seqLen`
  * tokens: every activation assembly/transformer.ts keeps for its backward pass,
@@ -238,8 +240,11 @@ function planTransformer(engine: Engine, m: TransformerConfig, layout: Layout, p
   set(c("TF_FINAL_X"), useLN ? activations(rows * m.d_model) : residFinal);
   set(c("TF_FINAL_MEAN"), useLN ? activations(rows) : 0);
   set(c("TF_FINAL_RSTD"), useLN ? activations(rows) : 0);
-  set(c("TF_LOGITS"), activations(rows * m.d_vocab));
-  set(c("TF_D_LOGITS"), activations(rows * m.d_vocab));
+  // Logits are made a chunk of sequences at a time, at most ~8M floats (32 MB) per buffer.
+  const chunkSequences = Math.max(1, Math.min(maxBatch, Math.floor(LOGIT_CHUNK_FLOATS / (seqLen * m.d_vocab))));
+  set(c("TF_CHUNK_SEQUENCES"), chunkSequences);
+  set(c("TF_LOGITS"), activations(chunkSequences * seqLen * m.d_vocab));
+  set(c("TF_D_LOGITS"), activations(chunkSequences * seqLen * m.d_vocab));
   set(c("TF_D_RESID"), activations(rows * m.d_model));
   set(c("TF_D_X"), activations(rows * m.d_model));
   for (const t of ["TF_D_Q", "TF_D_K", "TF_D_V", "TF_D_Z"]) set(c(t), activations(rows * width));

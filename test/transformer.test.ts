@@ -41,7 +41,7 @@ function randomTokens(m: TransformerConfig, batch: number, T: number, seed: numb
   return Array.from({ length: batch }, () => Array.from({ length: T }, () => Math.floor(u() * m.d_vocab)));
 }
 
-interface Setup { engine: Engine; run(withGrad: boolean): number; logits(): Float32Array; grads(): Float32Array; setWeights(a: Float32Array): void; setTokens(t: number[][]): void }
+interface Setup { engine: Engine; plan: number; run(withGrad: boolean): number; logits(): Float32Array; grads(): Float32Array; setWeights(a: Float32Array): void; setTokens(t: number[][]): void }
 async function setup(variant: Variant, m: TransformerConfig, batch: number, T: number): Promise<Setup> {
   const engine = await loadEngine(variant);
   const layout = modelLayout(m);
@@ -51,6 +51,7 @@ async function setup(variant: Variant, m: TransformerConfig, batch: number, T: n
   const logitsAt = engine.i32(plan.address, 64)[moduleConstant(engine, "TF_LOGITS")];
   return {
     engine,
+    plan: plan.address,
     run: (withGrad) => withGrad ? engine.kernels.modelLossGrad(plan.address, tokens, 0, batch) : engine.kernels.modelLoss(plan.address, tokens, 0, batch),
     logits: () => engine.f32(logitsAt, batch * T * m.d_vocab).slice(),
     grads: () => engine.f32(grads, layout.padded).slice(),
@@ -125,6 +126,29 @@ test("sequences of n_ctx = 1024 run and match the reference loss", async () => {
   // As above: f32 sums over ≤ 1024 keys keep ~1e-5 relative error in the loss.
   assert.ok(Math.abs(loss - ref) <= 1e-4 * ref, `${loss} vs ${ref}`);
   assert.ok(s.grads().every(Number.isFinite));
+});
+
+test("the unembed and loss computed a chunk of sequences at a time equal the whole batch at once", async () => {
+  const m = { ...base };
+  const batch = 4, T = 7;
+  const { arena } = randomParams(m, 41);
+  const tokens = randomTokens(m, batch, T, 42);
+  const results = [];
+  for (const chunk of [batch, 1, 3]) {
+    const s = await setup("simd", m, batch, T);
+    const words = s.engine.i32(s.plan, 64);
+    words[moduleConstant(s.engine, "TF_CHUNK_SEQUENCES")] = chunk; // the buffers planned for 4 hold any smaller chunk
+    s.setWeights(arena);
+    s.setTokens(tokens);
+    results.push({ loss: s.run(true), grads: s.grads() });
+  }
+  const gmax = Math.max(...results[0].grads.map(Math.abs));
+  for (const r of results.slice(1)) {
+    // The f64 loss is re-summed per chunk (~1e-16 relative); gradients differ by the f32 rounding
+    // of the rescaled dlogits (~1e-7 relative per term), far below 1e-5 of the largest gradient.
+    assert.ok(Math.abs(r.loss - results[0].loss) <= 1e-12 * results[0].loss);
+    r.grads.forEach((g, i) => assert.ok(Math.abs(g - results[0].grads[i]) <= 1e-5 * gmax, `grad ${i}`));
+  }
 });
 
 test("attention cannot see the future: changing token t+1 leaves logits ≤ t bit-identical", async () => {
