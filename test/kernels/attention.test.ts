@@ -525,6 +525,19 @@ test("attention: SIMD and scalar builds bit-identical (z, pattern, dq, dk, dv)",
   });
 });
 
+test("pos 1024 (the largest context): SIMD == scalar bit for bit, scratch suffices, pattern rows sum to 1", () => {
+  const shape: Shape = [1, 1024, 1, 8];
+  const inputs = makeInputs(shape, 1024);
+  const a = runKernels(engines.get("simd")!, shape, inputs, 4);
+  const b = runKernels(engines.get("scalar")!, shape, inputs, 0);
+  for (const key of ["z", "pattern", "dq", "dk", "dv"] as const) assertSameBits(a[key], b[key], `simd vs scalar ${label(shape)} ${key}`);
+  for (const i of [0, 1, 511, 1022, 1023]) {
+    let sum = 0;
+    for (let j = 0; j <= i; j++) sum += a.pattern[i * 1024 + j];
+    assert.ok(Math.abs(sum - 1) <= (i + 3) * 1.01 * U, `row ${i} sums to 1 + ${sum - 1}`);
+  }
+});
+
 test("attentionScratchBytes: same in both builds, grows with pos and d_head, 0 for empty shapes", () => {
   for (const [T, D] of [[1, 1], [5, 3], [37, 9], [128, 32], [1024, 32], [1024, 64]]) {
     const a = engines.get("simd")!.kernels.attentionScratchBytes(T, D), b = engines.get("scalar")!.kernels.attentionScratchBytes(T, D);

@@ -121,7 +121,7 @@ for (const variant of VARIANTS) {
   test(`${variant} embedding backwards: ascending (b, p) scatter-add, bit-exact replay, within the f64 summation bound, and = finite differences`, () => {
     const engine = engines.get(variant)!;
     SHAPES.forEach((shape, s) => {
-      const [B, T, D, V] = shape;
+      const [B, T, D] = shape;
       const c = makeCase(shape, 1000 + s);
       const got = run(engine, shape, c, (s % 4) * 4);
       const dWE = c.dWE0.slice(), dWpos = c.dWpos0.slice();
