@@ -171,6 +171,33 @@ export function planModel(engine: Engine, model: ModelConfig, layout: Layout, pa
 export const LOGIT_CHUNK_FLOATS = 8 * 2 ** 20;
 
 /**
+ * Bytes planModel would reserve for this model and batch, found by planning
+ * against an engine whose allocator only counts (so a plan too big for the
+ * 4 GiB of a wasm32 memory can be reported before it is attempted).
+ */
+export function plannedBytes(engine: Engine, model: ModelConfig, maxBatch: number, seqLen?: number): number {
+  let total = 0;
+  const sink = new ArrayBuffer(1 << 16); // plan words land here; their values are not needed
+  const counting: Engine = {
+    ...engine,
+    alloc: (bytes) => {
+      const at = total;
+      total += Math.max(16, Math.ceil(bytes / 16) * 16);
+      return at;
+    },
+    allocF32: (n) => counting.alloc(n * 4),
+    allocF64: (n) => counting.alloc(n * 8),
+    allocI32: (n) => counting.alloc(n * 4),
+    f32: (_p, n) => new Float32Array(sink, 0, Math.min(n, sink.byteLength / 4)),
+    f64: (_p, n) => new Float64Array(sink, 0, Math.min(n, sink.byteLength / 8)),
+    i32: (_p, n) => new Int32Array(sink, 0, Math.min(n, sink.byteLength / 4)),
+    u32: (_p, n) => new Uint32Array(sink, 0, Math.min(n, sink.byteLength / 4)),
+  };
+  planModel(counting, model, modelLayout(model), 0, 0, maxBatch, seqLen);
+  return total;
+}
+
+/**
  * The transformer's plan for batches of up to `maxBatch` sequences of `seqLen`
  * tokens: every activation assembly/transformer.ts keeps for its backward pass,
  * planned once (the pattern alone is batch·n_heads·T² floats per layer).

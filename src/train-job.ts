@@ -31,6 +31,21 @@ export const TRAIN_DEFAULTS = {
   eval_sequences: 128,
 };
 
+/** The model `llc train` trains by default (2 layers, attention only, as in Wang et al. 2024, smaller). */
+export const DEFAULT_TRAIN_MODEL: TransformerConfig = {
+  kind: "transformer", n_layers: 2, n_heads: 8, d_model: 64, d_head: 8, n_ctx: 128, d_vocab: 1024,
+  normalization: "LN", positional_embedding: "shortformer", attn_bias: true, unembed_bias: true,
+};
+
+/** `llc train` without --config: the default model on the built-in prose + code mix. */
+export const DEFAULT_TRAIN_CONFIG = {
+  name: "attn-only-2l",
+  model: DEFAULT_TRAIN_MODEL,
+  data: { vocab_size: DEFAULT_TRAIN_MODEL.d_vocab },
+  steps: 8000,
+  out: "run",
+};
+
 const or = <T>(value: unknown, fallback: T, parse: (v: unknown) => T): T => (value === undefined ? fallback : parse(value));
 
 export function parseTrainConfig(raw: unknown): TrainConfig {
@@ -86,10 +101,17 @@ export interface TrainJobOptions {
   onResume?: (step: number) => void;
 }
 
-/** Runs (or resumes) the training described by the config file; returns the run directory. */
-export async function runTrainingJob(host: Host, configPath: string, options: TrainJobOptions): Promise<{ dir: string; step: number }> {
-  const config = parseJsonConfig(await host.readText(configPath), configPath, parseTrainConfig);
-  const dir = host.resolve(configPath, config.out);
+/**
+ * Runs (or resumes) the training described by a config file — or by a config
+ * object whose `out` resolves against `baseDir` — and returns the run directory.
+ */
+export async function runTrainingJob(
+  host: Host, source: string | { config: unknown; baseDir: string }, options: TrainJobOptions,
+): Promise<{ dir: string; step: number }> {
+  const config = typeof source === "string"
+    ? parseJsonConfig(await host.readText(source), source, parseTrainConfig)
+    : parseTrainConfig(source.config);
+  const dir = typeof source === "string" ? host.resolve(source, config.out) : host.resolve(`${source.baseDir}/config.json`, config.out);
   const files = runFiles(dir);
   const data = await prepareData(host, options.nodeModules, `${dir}/data`, config.data, config.model.n_ctx);
   const variant = options.variant ?? "simd";
