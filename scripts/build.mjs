@@ -2,7 +2,7 @@
 // (SIMD and scalar), the JS bundles and the type declarations. Skips work whose
 // outputs are newer than their sources unless --force is given.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync, existsSync, mkdirSync } from "node:fs";
+import { readdirSync, statSync, existsSync, mkdirSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -47,6 +47,17 @@ if (stale(bundles.map((name) => `build/${name}.js`), tsTime)) {
     const platform = name === "cli" ? "node" : "neutral";
     await build({ ...common, entryPoints: [join(root, `src/${name}.ts`)], outfile: join(root, `build/${name}.js`), platform });
   }
+}
+// The page (src/web/, served by scripts/serve.mjs): main.js with uPlot bundled in,
+// inputs-worker.js, style.css with uPlot's CSS inlined, index.html copied; it runs build/worker.js.
+const webOut = ["build/web/index.html", "build/web/main.js", "build/web/inputs-worker.js", "build/web/style.css"];
+if (existsSync(join(root, "src/web/main.ts")) && stale(webOut, Math.max(tsTime, statSync(join(root, "node_modules/uplot/package.json")).mtimeMs))) {
+  console.error(`esbuild: ${webOut.join(", ")}`);
+  mkdirSync(join(root, "build/web"), { recursive: true });
+  const web = { bundle: true, target: "es2022", sourcemap: true, logLevel: "warning", platform: "browser" };
+  await build({ ...web, format: "esm", entryPoints: ["main", "inputs-worker"].map((n) => join(root, `src/web/${n}.ts`)), outdir: join(root, "build/web") });
+  await build({ ...web, entryPoints: [join(root, "src/web/style.css")], outfile: join(root, "build/web/style.css") });
+  copyFileSync(join(root, "src/web/index.html"), join(root, "build/web/index.html"));
 }
 if (process.argv.includes("--types") && stale(["build/types/index.d.ts"], tsTime)) {
   console.error("tsc: build/types");

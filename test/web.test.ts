@@ -1,0 +1,278 @@
+// The browser page (src/web/, `npm run web`) end to end in headless Chromium:
+// scripts/serve.mjs serves build/, the page runs the built-in rrr example on
+// module Workers through its own inputs, and its result must be the bits
+// estimate() gives in this Node process for the same config. Also: the
+// downloads, a screenshot, Cancel, a diverging chain, files chosen through the
+// file inputs (good and malformed), and the page's arithmetic (diagnostics.ts,
+// svg.ts) directly in Node.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Server } from "node:http";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { runningLlc, trendCheck, malaCheck, tCritical } from "../src/web/diagnostics.ts";
+import { chartsToSvg, niceTicks } from "../src/web/svg.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const work = mkdtempSync(join(tmpdir(), "llc-web-"));
+const CHROMIUM = process.env.LLC_CHROMIUM ?? "/usr/bin/chromium";
+const RUN_TIMEOUT = 30_000;
+
+let lib: any;
+let wasm: Buffer;
+let server: Server;
+let origin = "";
+let context: BrowserContext;
+let page: Page;
+const pageErrors: string[] = [];
+
+/** Node's result for a built-in case with sampler overrides: estimate() in one engine, no workers. */
+async function nodeEstimate(name: string, sampler: Record<string, unknown>) {
+  const c = lib.exampleCases[name]();
+  const config = lib.parseConfig({ ...c.config, sampler: { ...c.config.sampler, ...sampler } });
+  const engine = await lib.createEngine(wasm, "simd");
+  const inputs = c.inputs(engine);
+  return { config, inputs, result: await lib.estimate(engine, config, inputs) };
+}
+
+async function setSampler(values: Record<string, string | number>): Promise<void> {
+  for (const [id, v] of Object.entries(values)) await page.fill(`#${id}`, String(v));
+}
+
+const state = () => page.evaluate(() => document.body.dataset.state);
+const waitState = (states: string[], timeout = RUN_TIMEOUT) =>
+  page.waitForFunction((s) => s.includes(document.body.dataset.state ?? ""), states, { timeout });
+const pageResult = async () => JSON.parse(await page.evaluate(() => JSON.stringify(window.__llcResult)));
+
+test.before(async () => {
+  const built = spawnSync(process.execPath, [join(root, "scripts/build.mjs")], { cwd: root, encoding: "utf8" });
+  assert.is(built.status, 0, built.stderr);
+  lib = await import(pathToFileURL(join(root, "build/index.js")).href);
+  wasm = readFileSync(join(root, "build/llc-simd.wasm"));
+  const { serve } = await import(pathToFileURL(join(root, "scripts/serve.mjs")).href);
+  ({ server, origin } = await serve({ port: 0 }));
+  context = await chromium.launchPersistentContext(join(work, "profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1280, height: 1000 },
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  page = await context.newPage();
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && pageErrors.push(`console.error: ${m.text()}`));
+  const response = await page.goto(`${origin}/`);
+  assert.ok(response?.ok(), `GET / → ${response?.status()}`);
+  await waitState(["idle"], 15_000);
+});
+
+test.after(async () => {
+  await context?.close();
+  server?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+// ------------------------------------------------------------------ the server
+test("serve.mjs: build/ only, MIME types, COOP/COEP, the page is cross-origin isolated", async () => {
+  const get = (path: string, init?: RequestInit) => fetch(`${origin}${path}`, { redirect: "manual", ...init });
+  const root = await get("/");
+  assert.is(root.status, 302);
+  assert.is(root.headers.get("location"), "/web/");
+  const html = await get("/web/");
+  assert.is(html.status, 200);
+  assert.is(html.headers.get("content-type"), "text/html; charset=utf-8");
+  assert.is(html.headers.get("cross-origin-opener-policy"), "same-origin");
+  assert.is(html.headers.get("cross-origin-embedder-policy"), "require-corp");
+  for (const [path, type] of [["/llc-simd.wasm", "application/wasm"], ["/worker.js", "text/javascript; charset=utf-8"], ["/web/main.js", "text/javascript; charset=utf-8"], ["/web/style.css", "text/css; charset=utf-8"]]) {
+    const r = await get(path);
+    assert.is(r.status, 200, path);
+    assert.is(r.headers.get("content-type"), type, path);
+  }
+  for (const path of ["/../package.json", "/%2e%2e/package.json", "/..%2fpackage.json", "/%2e%2e%2fsrc%2fweb%2fmain.ts", "/missing.js", "/%zz"])
+    assert.is((await get(path)).status, 404, path);
+  assert.is((await get("/web/index.html", { method: "POST" })).status, 405);
+  assert.is(await page.evaluate(() => crossOriginIsolated && typeof SharedArrayBuffer === "function"), true, "crossOriginIsolated");
+  assert.is(await page.inputValue("#workers"), String(await page.evaluate(() => navigator.hardwareConcurrency)), "workers default");
+});
+
+// ------------------------------------------------------------------ the main run
+test("rrr, 2 chains × 200 draws set in the UI: the page's λ̂ and traces are Node's estimate(), to the bit", async () => {
+  await page.selectOption("#example", "rrr");
+  await setSampler({ chains: 2, draws: 200, workers: 2 });
+  await page.click("#run");
+  await waitState(["done", "error", "diverged"]);
+  assert.is(await state(), "done", await page.textContent("#errors") ?? "");
+  const browser = await pageResult();
+  const { result: node } = await nodeEstimate("rrr", { chains: 2, draws: 200, workers: 2 });
+  assert.is(JSON.stringify(browser["llc/mean"]), JSON.stringify(node["llc/mean"]), "llc/mean");
+  assert.is(JSON.stringify(browser["loss/trace"]), JSON.stringify(node["loss/trace"]), "loss/trace");
+  assert.is(JSON.stringify(browser), JSON.stringify(node), "the whole result JSON");
+  // What the page shows.
+  assert.is(await page.getAttribute("#llc-value", "data-value"), JSON.stringify(node["llc/mean"]));
+  assert.is((await page.textContent("#llc-value"))!.trim(), `${node["llc/mean"].toFixed(3)} ± ${node["llc/std"].toFixed(3)}`);
+  const rows = await page.$$eval("#chains-table tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent!.trim())));
+  assert.is(rows.length, 2);
+  rows.forEach((row, c) => {
+    assert.is(row[1], "200 / 200");
+    assert.is(row[2], node[`llc-chain/${c}`].toFixed(3));
+    assert.is(row[4], "done");
+  });
+  const facts = await page.textContent("#facts");
+  assert.match(facts!, "MALA accept");
+  assert.match(facts!, node["mala_accept/mean"].toFixed(3));
+  assert.match(facts!, /elapsed\d/);
+  assert.is(await page.textContent("#errors"), "");
+  assert.is(await page.locator(".uplot").count(), 2, "two uPlot charts");
+
+  const shot = join(work, "page.png");
+  await page.screenshot({ path: shot, fullPage: true });
+  const png = readFileSync(shot);
+  assert.ok(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), "PNG signature");
+  assert.ok(statSync(shot).size > 20_000, `screenshot of ${statSync(shot).size} bytes`);
+  if (process.env.LLC_WEB_SCREENSHOT) copyFileSync(shot, process.env.LLC_WEB_SCREENSHOT); // to look at it
+});
+
+test("downloads: the result JSON is the result, the SVG has a polyline per series, the PNG is a PNG", async () => {
+  const download = async (id: string) => {
+    const [file] = await Promise.all([page.waitForEvent("download"), page.click(id)]);
+    const path = join(work, file.suggestedFilename());
+    await file.saveAs(path);
+    return { name: file.suggestedFilename(), bytes: readFileSync(path) };
+  };
+  const json = await download("#download-json");
+  assert.is(json.name, "rrr-result.json");
+  assert.equal(JSON.parse(json.bytes.toString("utf8")), await pageResult());
+  const svg = await download("#download-svg");
+  assert.is(svg.name, "rrr-chains.svg");
+  const text = svg.bytes.toString("utf8");
+  assert.ok(text.startsWith("<?xml") && text.trimEnd().endsWith("</svg>"));
+  // loss: 2 chains; λ̂: 2 chains + mean + true λ
+  assert.is(text.match(/<polyline /g)?.length, 6);
+  assert.match(text, "Running λ̂");
+  for (const color of ["#4e79a7", "#f28e2b", "#222"]) assert.match(text, `stroke="${color}`, `series colour ${color}`);
+  const png = await download("#download-png");
+  assert.ok(png.bytes.subarray(1, 4).toString("latin1") === "PNG" && png.bytes.length > 5_000, "PNG");
+});
+
+// ------------------------------------------------------------------ cancel and divergence
+test("Cancel stops a long run within seconds and keeps a partial result and the live traces", async () => {
+  await setSampler({ chains: 2, draws: 2_000_000, workers: 2 });
+  await page.click("#run");
+  await waitState(["running"]);
+  await page.waitForFunction(() => (document.querySelector("#progress") as HTMLProgressElement).value > 0, undefined, { timeout: 10_000 });
+  await page.waitForTimeout(300);
+  const clicked = Date.now();
+  await page.click("#cancel");
+  await waitState(["cancelled"], 5_000);
+  assert.ok(Date.now() - clicked < 5_000);
+  const partial = await pageResult();
+  assert.is(partial.status, "partial");
+  assert.is(partial.chains_completed, 0);
+  assert.match((await page.textContent("#warnings"))!, "Cancelled");
+  const rows = await page.$$eval("#chains-table tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent!.trim())));
+  assert.is(rows.length, 2);
+  for (const row of rows) {
+    assert.is(row[4], "cancelled");
+    assert.match(row[2], /^≈ -?\d/, "the live λ̂ preview is kept");
+    assert.ok(Number(row[1].split(" / ")[0]) > 0, "draws so far");
+  }
+  assert.is(await page.isDisabled("#run"), false, "Run is enabled again");
+});
+
+test("a diverging chain: the library's message, the draws before it kept, status error", async () => {
+  await setSampler({ chains: 2, draws: 200, epsilon: 0.5, workers: 2 });
+  await page.click("#run");
+  await waitState(["diverged", "done", "error"]);
+  assert.is(await state(), "diverged", await page.textContent("#errors") ?? "");
+  const partial = await pageResult();
+  assert.is(partial.status, "error");
+  const warnings = (await page.textContent("#warnings"))!;
+  assert.match(warnings, /(NaN|Inf) detected in loss at chain 0/);
+  assert.match(warnings, partial.error);
+  assert.ok(partial["loss/trace"][0].length >= 0);
+  await setSampler({ epsilon: 0.0006 });
+});
+
+// ------------------------------------------------------------------ files
+test("files: a malformed config names the field; bad safetensors name the file; good files give Node's bits", async () => {
+  const config = { model: { kind: "mlp", sizes: [5, 3, 5], activation: "identity", bias: false }, weights: "w.safetensors", data: "d.safetensors", sampler: { epsilon: -1 } };
+  await page.setInputFiles("#config-file", { name: "bad.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(config)) });
+  await page.waitForSelector("#errors .message.error");
+  const errors = (await page.textContent("#errors"))!;
+  assert.match(errors, "sampler.epsilon: expected a positive finite number, got -1 (in bad.json)");
+  assert.is(await page.textContent("#errors code.field"), "sampler.epsilon");
+  assert.match((await page.textContent("#file-status"))!, "✗ config bad.json");
+
+  await page.setInputFiles("#config-file", { name: "typo.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify({ ...config, sampler: { num_chains: 2 } })) });
+  await page.waitForFunction(() => document.querySelector("#errors")!.textContent!.includes("typo.json"));
+  assert.match((await page.textContent("#errors code.field"))!, "sampler.num_chains");
+
+  await page.setInputFiles("#weights-file", { name: "junk.safetensors", mimeType: "application/octet-stream", buffer: Buffer.from("not a safetensors file at all") });
+  await page.waitForFunction(() => document.querySelector("#errors")!.textContent!.includes("junk.safetensors"));
+
+  // The rrr example as three files, made here in Node.
+  const sampler = { chains: 2, draws: 100 };
+  const { config: good, inputs, result: node } = await nodeEstimate("rrr", sampler);
+  const files = {
+    config: Buffer.from(JSON.stringify({ ...good, weights: "weights.safetensors", data: "data.safetensors" })),
+    weights: Buffer.from(lib.writeSafetensors(inputs.weights)),
+    data: Buffer.from(lib.writeSafetensors(inputs.data)),
+  };
+  await page.setInputFiles("#config-file", { name: "case.json", mimeType: "application/json", buffer: files.config });
+  await page.setInputFiles("#weights-file", { name: "weights.safetensors", mimeType: "application/octet-stream", buffer: files.weights });
+  await page.setInputFiles("#data-file", { name: "data.safetensors", mimeType: "application/octet-stream", buffer: files.data });
+  await page.waitForFunction(() => document.querySelectorAll("#file-status li.ok").length === 3);
+  assert.is(await page.inputValue("#chains"), "2", "the sampler fields follow the chosen config");
+  assert.is(await page.inputValue("#draws"), "100");
+  await setSampler({ workers: 1 });
+  await page.click("#run");
+  await waitState(["done", "error", "diverged"]);
+  assert.is(await state(), "done", await page.textContent("#errors") ?? "");
+  const browser = await pageResult();
+  assert.is(JSON.stringify(browser["loss/trace"]), JSON.stringify(node["loss/trace"]));
+  assert.is(JSON.stringify(browser), JSON.stringify({ ...node, config: { ...node.config, weights: "weights.safetensors", data: "data.safetensors" } }));
+  assert.equal(pageErrors, [], "no page errors");
+});
+
+// ------------------------------------------------------------------ the page's arithmetic, in Node
+test("diagnostics: running λ̂ ends at llc-chain/c to the bit; the trend and MALA rules", async () => {
+  const { result } = await nodeEstimate("normal-crossing", { chains: 3, draws: 120 });
+  result["loss/trace"].forEach((loss: number[], c: number) => {
+    const running = runningLlc(loss, result.init_loss, result.nbeta);
+    assert.is(running[running.length - 1], result[`llc-chain/${c}`]);
+  });
+  const flat = [0, 1, 2, 3].map((c) => Array.from({ length: 100 }, (_, t) => Math.sin(t * 1.7 + c * 2.3)));
+  assert.is(trendCheck(flat)!.trending, false);
+  const rising = flat.map((trace, c) => trace.map((v, t) => v + t * 0.05 + c * 0.01));
+  const trend = trendCheck(rising)!;
+  assert.ok(trend.trending && trend.shift > 1 && trend.t > trend.critical, JSON.stringify(trend));
+  assert.is(trend.critical, tCritical(3));
+  assert.is(trendCheck([flat[0]]), null, "one chain: no test");
+  assert.is(trendCheck([[1, 2], [3, 4]]), null, "fewer than 8 draws: no test");
+  assert.is(tCritical(1), 63.657);
+  assert.is(tCritical(100), 2.576);
+  assert.is(malaCheck(0.3), "low");
+  assert.is(malaCheck(0.9), "ok");
+  assert.is(malaCheck(0.999), "high");
+  assert.is(malaCheck(null), null);
+});
+
+test("svg: a standalone document, gaps skipped, labels escaped, nice ticks", () => {
+  assert.equal(niceTicks(0, 10, 5), [0, 2, 4, 6, 8, 10]);
+  assert.equal(niceTicks(0.13, 0.61, 5), [0.2, 0.3, 0.4, 0.5, 0.6]);
+  const svg = chartsToSvg([{ title: "a <b> & c", xLabel: "draw", yLabel: "loss", series: [
+    { label: "chain 0", color: "#f00", x: [0, 1, 2, 3], y: [1, null, 3, 2] },
+    { label: "empty", color: "#00f", x: [0, 1], y: [null, null] },
+  ] }], { caption: "x" });
+  assert.ok(svg.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg"'));
+  assert.match(svg, "a &lt;b&gt; &amp; c");
+  const polylines = svg.match(/points="([^"]*)"/g)!;
+  assert.is(polylines.length, 1, "an all-null series draws nothing");
+  assert.is(polylines[0].split(" ").length, 3, "the null point is skipped");
+});
+
+test.run();
