@@ -270,7 +270,8 @@ export function readSafetensors(bytes: Uint8Array, source?: string): Safetensors
     // Copy rather than view: data_offsets need not be multiples of the element size
     // (only writers align, readers may not assume it), and typed array views require
     // alignment. A copy also detaches the result from the caller's file buffer.
-    const copy = bytes.slice(dataStart + entry.begin, dataStart + entry.end);
+    // Uint8Array's own slice copies; a Node Buffer's slice would return a view into a pooled buffer.
+    const copy = Uint8Array.prototype.slice.call(bytes, dataStart + entry.begin, dataStart + entry.end);
     if (!HOST_LITTLE_ENDIAN) swapBytes(copy, info.size);
     tensors.set(entry.name, { dtype: entry.dtype, shape: entry.shape, data: info.make(copy.buffer, entry.count) });
   }

@@ -516,4 +516,17 @@ test("tensorToFloat64 rejects I64 values beyond 2^53", () => {
   expectError(() => tensorToFloat64(low), [/element 0 is -9007199254740992/], undefined, "tensorToFloat64");
 });
 
+test("a Uint8Array subclass whose slice returns a view (Node's Buffer) still decodes its own tensors", () => {
+  class ViewSlicing extends Uint8Array {
+    override slice(begin?: number, end?: number): Uint8Array {
+      return this.subarray(begin, end) as Uint8Array; // what Buffer.prototype.slice does
+    }
+  }
+  const bytes = writeSafetensors({ a: { dtype: "F32", shape: [2], data: new Float32Array([1.5, -2]) } });
+  const pooled = new ViewSlicing(bytes.length + 13);
+  pooled.set(bytes, 13);
+  const read = readSafetensors(pooled.subarray(13) as Uint8Array, "pooled");
+  assert.equal(Array.from(read.tensors.get("a")!.data as Float32Array), [1.5, -2]);
+});
+
 test.run();
