@@ -4,27 +4,15 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { VARIANTS, loadEngine, seededUniform } from "../helpers.ts";
+import { U, GUARD, GUARD_FLOATS, bits, assertSameBits, place, loadEngines } from "./buffers.ts";
 import type { Engine, Variant } from "../../src/engine.ts";
 
-const engines = new Map<Variant, Engine>();
-for (const variant of VARIANTS) engines.set(variant, await loadEngine(variant));
+const engines = await loadEngines();
 
-const U = 2 ** -24; // f32 unit roundoff
-const GUARD = 0x7fa5a5a5;
-const GUARD_FLOATS = 4;
 const SIZES = [...Array.from({ length: 67 }, (_, i) => i + 1), 1000];
 const f = Math.fround;
 
-const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
-const hex = (x: number) => "0x" + (new Uint32Array(new Float32Array([x]).buffer)[0] >>> 0).toString(16).padStart(8, "0");
 
-function assertSameBits(got: Float32Array, want: Float32Array, what: string) {
-  const a = bits(got), b = bits(want);
-  assert.is(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) assert.unreachable(`${what}: [${i}] = ${got[i]} (${hex(got[i])}), expected ${want[i]} (${hex(want[i])})`);
-  }
-}
 
 /** Values with varied exponents (uniform mantissa × 2^-6..2^6). */
 function testData(n: number, seed: number, positive = false): Float32Array {

@@ -9,26 +9,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { VARIANTS, loadEngine, seededUniform } from "../helpers.ts";
+import { U, assertSameBits, place, read, loadEngines } from "./buffers.ts";
 import type { Engine, Variant } from "../../src/engine.ts";
 
-const engines = new Map<Variant, Engine>();
-for (const variant of VARIANTS) engines.set(variant, await loadEngine(variant));
+const engines = await loadEngines();
 
-const U = 2 ** -24;
 const fr = Math.fround;
-const GUARD = 0x7fa5a5a5;
-const GUARD_FLOATS = 4;
 
-const bits = (f: Float32Array) => new Uint32Array(f.buffer, f.byteOffset, f.length);
-const hex = (x: number) => "0x" + (new Uint32Array(new Float32Array([x]).buffer)[0] >>> 0).toString(16).padStart(8, "0");
 
-function assertSameBits(got: Float32Array, want: Float32Array, what: string) {
-  const a = bits(got), b = bits(want);
-  assert.is(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) assert.unreachable(`${what}: [${i}] = ${got[i]} (${hex(got[i])}), expected ${want[i]} (${hex(want[i])})`);
-  }
-}
 
 /** Logits of a few units (a peaked but not one-hot softmax), offset so the max subtraction matters. */
 function testLogits(n: number, seed: number): Float32Array {
@@ -41,19 +29,7 @@ function testTokens(n: number, vocab: number, seed: number): Int32Array {
   return Int32Array.from({ length: n }, () => Math.min(vocab - 1, Math.floor(((u() + 1) / 2) * vocab)));
 }
 
-function place(engine: Engine, data: Float32Array | Int32Array, misalign = 0): number {
-  const ptr = engine.alloc((data.length + GUARD_FLOATS) * 4 + 16) + misalign;
-  if (data instanceof Int32Array) engine.i32(ptr, data.length).set(data);
-  else engine.f32(ptr, data.length).set(data);
-  engine.u32(ptr + data.length * 4, GUARD_FLOATS).fill(GUARD);
-  return ptr;
-}
 
-function read(engine: Engine, ptr: number, n: number, what: string): Float32Array {
-  const guards = engine.u32(ptr + n * 4, GUARD_FLOATS);
-  for (let g = 0; g < GUARD_FLOATS; g++) if (guards[g] !== GUARD) assert.unreachable(`${what}: wrote past the end (guard ${g})`);
-  return engine.f32(ptr, n).slice();
-}
 
 type Shape = [batch: number, nCtx: number, dVocab: number];
 const SHAPES: Shape[] = [

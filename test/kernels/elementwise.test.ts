@@ -9,18 +9,13 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { VARIANTS, loadEngine, seededUniform } from "../helpers.ts";
+import { U, bits, hex, assertSameBits, place, read, loadEngines } from "./buffers.ts";
 import type { Engine, Variant } from "../../src/engine.ts";
 
-const engines = new Map<Variant, Engine>();
-for (const variant of VARIANTS) engines.set(variant, await loadEngine(variant));
+const engines = await loadEngines();
 
-const U = 2 ** -24; // unit roundoff of f32
 const SIZES = Array.from({ length: 67 }, (_, i) => i + 1);
-const GUARD = 0x7fa5a5a5; // a NaN payload no kernel computes
-const GUARD_FLOATS = 4;
 
-const bits = (f: Float32Array) => new Uint32Array(f.buffer, f.byteOffset, f.length);
-const hex = (x: number) => "0x" + (new Uint32Array(new Float32Array([x]).buffer)[0] >>> 0).toString(16).padStart(8, "0");
 
 /** Values with varied exponents (uniform mantissa × 2^-6..2^6), so a changed order or an extra rounding shows in the low bits. */
 function testData(n: number, seed: number): Float32Array {
@@ -30,27 +25,8 @@ function testData(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** Copy `data` into wasm memory `misalign` bytes past a 16-byte boundary, followed by guard words; returns the address. */
-function place(engine: Engine, data: Float32Array, misalign = 0): number {
-  const ptr = engine.alloc((data.length + GUARD_FLOATS) * 4 + 16) + misalign;
-  engine.f32(ptr, data.length).set(data);
-  engine.u32(ptr + data.length * 4, GUARD_FLOATS).fill(GUARD);
-  return ptr;
-}
 
-function read(engine: Engine, ptr: number, n: number, what: string): Float32Array {
-  const guards = engine.u32(ptr + n * 4, GUARD_FLOATS);
-  for (let g = 0; g < GUARD_FLOATS; g++) if (guards[g] !== GUARD) assert.unreachable(`${what}: wrote past the end (guard ${g})`);
-  return engine.f32(ptr, n).slice();
-}
 
-function assertSameBits(got: Float32Array, want: Float32Array, what: string) {
-  const a = bits(got), b = bits(want);
-  assert.is(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) assert.unreachable(`${what}: [${i}] = ${got[i]} (${hex(got[i])}), expected ${want[i]} (${hex(want[i])})`);
-  }
-}
 
 /** Run every kernel call of `body` in both builds and demand bit-identical results. */
 function bothBuilds(body: (engine: Engine) => Float32Array[], what: string) {

@@ -10,28 +10,16 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { VARIANTS, loadEngine, seededUniform } from "../helpers.ts";
+import { U, bits, assertSameBits, place, read, loadEngines } from "./buffers.ts";
 import type { Engine, Variant } from "../../src/engine.ts";
 
-const engines = new Map<Variant, Engine>();
-for (const variant of VARIANTS) engines.set(variant, await loadEngine(variant));
+const engines = await loadEngines();
 
-const U = 2 ** -24;
 const EPS = 1e-5;
 const fr = Math.fround;
 const DIMS = Array.from({ length: 67 }, (_, i) => i + 1);
-const GUARD = 0x7fa5a5a5;
-const GUARD_FLOATS = 4;
 
-const bits = (f: Float32Array) => new Uint32Array(f.buffer, f.byteOffset, f.length);
-const hex = (x: number) => "0x" + (new Uint32Array(new Float32Array([x]).buffer)[0] >>> 0).toString(16).padStart(8, "0");
 
-function assertSameBits(got: Float32Array, want: Float32Array, what: string) {
-  const a = bits(got), b = bits(want);
-  assert.is(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) assert.unreachable(`${what}: [${i}] = ${got[i]} (${hex(got[i])}), expected ${want[i]} (${hex(want[i])})`);
-  }
-}
 
 /** Rows with an offset (so centring matters) and varied spread; values O(1..10). */
 function testData(n: number, seed: number, offset = 0): Float32Array {
@@ -41,18 +29,7 @@ function testData(n: number, seed: number, offset = 0): Float32Array {
   return out;
 }
 
-function place(engine: Engine, data: Float32Array, misalign = 0): number {
-  const ptr = engine.alloc((data.length + GUARD_FLOATS) * 4 + 16) + misalign;
-  engine.f32(ptr, data.length).set(data);
-  engine.u32(ptr + data.length * 4, GUARD_FLOATS).fill(GUARD);
-  return ptr;
-}
 
-function read(engine: Engine, ptr: number, n: number, what: string): Float32Array {
-  const guards = engine.u32(ptr + n * 4, GUARD_FLOATS);
-  for (let g = 0; g < GUARD_FLOATS; g++) if (guards[g] !== GUARD) assert.unreachable(`${what}: wrote past the end (guard ${g})`);
-  return engine.f32(ptr, n).slice();
-}
 
 interface Case { x: Float32Array; w: Float32Array | null; b: Float32Array | null; dy: Float32Array; dx0: Float32Array; dw0: Float32Array; db0: Float32Array; rows: number; dim: number }
 

@@ -5,6 +5,7 @@ import * as assert from "uvu/assert";
 import { VARIANTS, loadEngine, fillUniform } from "../helpers.ts";
 import type { Engine } from "../../src/engine.ts";
 import { modelLayout, planModel, moduleConstant } from "../../src/models.ts";
+import type { ModelConfig } from "../../src/config.ts";
 
 const f = Math.fround;
 const bits = (a: Float32Array) => new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
@@ -98,7 +99,7 @@ for (const variant of VARIANTS) {
 
   test(`${variant}: SGLD with ε = 2η, σ = 0, nβ = 1, γ = 0 is SGD with step η (devinterp test_SGLD_vs_SGD)`, async () => {
     const e = await loadEngine(variant);
-    const model = { kind: "mlp", sizes: [3, 5, 2], activation: "tanh", bias: true } as const;
+    const model: ModelConfig = { kind: "mlp", sizes: [3, 5, 2], activation: "tanh", bias: true };
     const layout = modelLayout(model);
     const P = layout.padded, batch = 16, lr = 0.05;
     const sgldArena = arena(e, P);
