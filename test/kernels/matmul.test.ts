@@ -32,8 +32,10 @@ const FIXED_SHAPES: Shape[] = [
   [64, 64, 64], [2, 67, 1], [4, 4, 4], [4, 12, 2], [7, 5, 9], [8, 8, 8], [8, 15, 67], [9, 13, 11],
   [11, 14, 1], [12, 20, 3], [16, 4, 16], [6, 6, 6], [1, 67, 67], [67, 1, 67], [40, 36, 23], [3, 11, 2],
   [10, 23, 5], [17, 3, 30], [2, 2, 67],
-  // K beyond one K block (256 in assembly/matmul.ts), M over 16 rows (several A strips packed at once).
-  [21, 12, 300], [6, 9, 513], [37, 20, 257],
+  // K beyond one K block (256 in assembly/matmul.ts), M over 16 rows (several
+  // A strips packed at once), and more 8-wide panels than one L2 group holds
+  // (16 at a full K block), with the 4-wide panel in the second group.
+  [21, 12, 300], [6, 9, 513], [37, 20, 257], [9, 140, 260],
 ];
 const RANDOM_SHAPES: Shape[] = (() => {
   const u = seededUniform(20240611);
