@@ -7,8 +7,13 @@
 // LAYOUT (all f32, row-major, byte-address pointers):
 //   q, k, v, z, dq, dk, dv, dz : [batch, pos, n_heads, d_head]   (x·W_Q reshaped, as in TL)
 //   pattern                    : [batch, n_heads, pos, pos]      (TL's attention pattern)
+//   stats                      : [batch, n_heads, pos, 2]        (m[i], inv[i] below)
 // pattern[b,h,i,j] = softmax_j≤i(scores)[j] for j ≤ i and +0 for j > i (the masked
 // entries TL's softmax of −∞ gives), so the buffer can be read as TL's `pattern`.
+// Both are optional outputs of the forward (pointer 0: not written). The backward
+// needs one of them: it reads P from the pattern when there is one, and otherwise
+// recomputes P block by block from q, k and the row statistics (FlashAttention,
+// Dao et al. 2022; FlashAttention-2 §3.1), so the B·H·T² pattern need not be kept.
 // Outputs must not overlap inputs; scratch: attentionScratchBytes(pos, d_head).
 //
 // DETERMINISM CONTRACT. With T = pos, D = d_head, scale = f32(1/√D), every value is
@@ -19,6 +24,10 @@
 //   sum[i]   = Σ_{j=0..i ascending} e[i,j];  inv[i] = 1 / sum[i]
 //   P[i,j]   = e[i,j] · inv[i]
 //   z[i,d]   = Σ_{j=0..i ascending} P[i,j]·v[j,d]
+// stats[i] = (m[i], inv[i]). The backward's P is either read from the pattern or
+// recomputed as (exp((Σ_d q[i,d]·k[j,d])·scale − m[i]))·inv[i] from the stored m, inv:
+// the same operations on the same operands, so the same bits — both backward modes
+// give identical dq, dk, dv.
 // backward (the softmax Jacobian, e.g. FlashAttention-2 §2.2 / llm.c attention_backward):
 //   dP[i,j]  = Σ_{d ascending} dz[i,d]·v[j,d]
 //   Dr[i]    = Σ_{j=0..i ascending} dP[i,j]·P[i,j]
@@ -41,14 +50,19 @@
 //    only for some rows, and there the invalid lanes are masked to −∞ (max) or
 //    exactly +0 (exp, products), which leaves a sum started from +0 unchanged
 //    (x + (+0) = x for x ≠ 0, and +0 + (+0) = +0; such a sum is never −0);
+//  - the backward rebuilds a row block's P strip (from the pattern, or from the
+//    recomputed score strip and the block's m, inv), then dP, dS in a second
+//    strip: only these two strips of P and dS exist at any time;
 //  - P·v, dS·k: 4 rows × 8 columns of d tiles, P (or dS) splat from the strip,
 //    v rows as vectors; the block's causal triangle is added term by term;
-//  - dSᵀ·q, Pᵀ·dz: 4 keys × 8 columns, summing i ascending; for these the
-//    strips are transposed into "key strips" (lane = key, rows i ≥ the key
-//    block, lower triangle only, in scratch), and the diagonal block's
-//    triangle is again added term by term;
+//  - dSᵀ·q, Pᵀ·dz: dk and dv are running sums in packed [T4][Dp] accumulators
+//    (scratch). Row blocks go in ascending order, and each adds its 4 rows to
+//    every key's accumulator, row after row, so every dk[j,d] still sums i
+//    ascending. Tiles of 8 columns hold the block's 4 q (dz) rows in registers,
+//    P (dS) is splat from the strip; the diagonal block's triangle is again
+//    added term by term;
 //  - the exp runs on 4 vectors side by side (expVectors).
-// The scalar build runs the contract loops directly (and only needs a row of
+// The scalar build runs the contract loops directly (and only needs two rows of
 // scratch), so both builds give the same bits.
 
 /** Bytes per f32. */
@@ -158,14 +172,34 @@ const XI_ROUND_BITS = 0, XI_BIAS = 16;
  * vectors run ~1.8× faster). Lanes never mix, so the bits are exp4's.
  */
 function expVectors(dst: usize, src: usize, count: i32, shift: v128, acc: v128): v128 {
+  return expVectorsImpl(dst, src, count, shift, acc, false, acc, acc);
+}
+
+/**
+ * dst_k = exp4(v128 at src + 16k · scale − shift) · inv for k < count (dst = src
+ * is fine): the softmax numerator of stripSoftmax (x·scale, then exp(x − m))
+ * and its normalisation (· inv) in one pass, the same operations in the same order.
+ */
+function expVectorsScaled(dst: usize, src: usize, count: i32, scale: v128, shift: v128, inv: v128): void {
+  expVectorsImpl(dst, src, count, shift, f32x4.splat(0), true, scale, inv);
+}
+
+/** expVectors, and with `scaled` (a constant) expVectorsScaled; Binaryen folds the branches away. */
+// @ts-ignore: decorator
+@inline function expVectorsImpl(dst: usize, src: usize, count: i32, shift: v128, acc: v128, scaled: bool, scale: v128, inv: v128): v128 {
   let k = 0;
   for (; k + 4 <= count; k += 4) {
     const o = <usize>k << 4;
     const lo = v128.load(EXP_TABLE, X_MIN), hi = v128.load(EXP_TABLE, X_MAX);
-    const x0 = f32x4.pmin(f32x4.pmax(f32x4.sub(v128.load(src + o), shift), lo), hi);
-    const x1 = f32x4.pmin(f32x4.pmax(f32x4.sub(v128.load(src + o, 16), shift), lo), hi);
-    const x2 = f32x4.pmin(f32x4.pmax(f32x4.sub(v128.load(src + o, 32), shift), lo), hi);
-    const x3 = f32x4.pmin(f32x4.pmax(f32x4.sub(v128.load(src + o, 48), shift), lo), hi);
+    let s0 = v128.load(src + o), s1 = v128.load(src + o, 16), s2 = v128.load(src + o, 32), s3 = v128.load(src + o, 48);
+    if (scaled) {
+      s0 = f32x4.mul(s0, scale); s1 = f32x4.mul(s1, scale);
+      s2 = f32x4.mul(s2, scale); s3 = f32x4.mul(s3, scale);
+    }
+    const x0 = f32x4.pmin(f32x4.pmax(f32x4.sub(s0, shift), lo), hi);
+    const x1 = f32x4.pmin(f32x4.pmax(f32x4.sub(s1, shift), lo), hi);
+    const x2 = f32x4.pmin(f32x4.pmax(f32x4.sub(s2, shift), lo), hi);
+    const x3 = f32x4.pmin(f32x4.pmax(f32x4.sub(s3, shift), lo), hi);
     const log2e = v128.load(EXP_TABLE, X_LOG2E), round = v128.load(EXP_TABLE, X_ROUND);
     const t0 = f32x4.add(f32x4.mul(x0, log2e), round), t1 = f32x4.add(f32x4.mul(x1, log2e), round);
     const t2 = f32x4.add(f32x4.mul(x2, log2e), round), t3 = f32x4.add(f32x4.mul(x3, log2e), round);
@@ -202,6 +236,13 @@ function expVectors(dst: usize, src: usize, count: i32, shift: v128, acc: v128):
     const e1 = f32x4.mul(f32x4.mul(y1, i32x4.shl(i32x4.add(h1, bias), 23)), i32x4.shl(i32x4.add(i32x4.sub(b1, h1), bias), 23));
     const e2 = f32x4.mul(f32x4.mul(y2, i32x4.shl(i32x4.add(h2, bias), 23)), i32x4.shl(i32x4.add(i32x4.sub(b2, h2), bias), 23));
     const e3 = f32x4.mul(f32x4.mul(y3, i32x4.shl(i32x4.add(h3, bias), 23)), i32x4.shl(i32x4.add(i32x4.sub(b3, h3), bias), 23));
+    if (scaled) {
+      v128.store(dst + o, f32x4.mul(e0, inv));
+      v128.store(dst + o, f32x4.mul(e1, inv), 16);
+      v128.store(dst + o, f32x4.mul(e2, inv), 32);
+      v128.store(dst + o, f32x4.mul(e3, inv), 48);
+      continue;
+    }
     if (dst) {
       v128.store(dst + o, e0);
       v128.store(dst + o, e1, 16);
@@ -212,7 +253,13 @@ function expVectors(dst: usize, src: usize, count: i32, shift: v128, acc: v128):
   }
   for (; k < count; k++) {
     const o = <usize>k << 4;
-    const e = exp4(f32x4.sub(v128.load(src + o), shift));
+    let s = v128.load(src + o);
+    if (scaled) s = f32x4.mul(s, scale);
+    const e = exp4(f32x4.sub(s, shift));
+    if (scaled) {
+      v128.store(dst + o, f32x4.mul(e, inv));
+      continue;
+    }
     if (dst) v128.store(dst + o, e);
     acc = f32x4.add(acc, e);
   }
@@ -272,36 +319,25 @@ export function expShiftedSum(dst: usize, src: usize, n: i32, shift: f32): f32 {
 /**
  * Scratch bytes attentionForward / attentionBackward may use for this context
  * length and head size (any batch and head count): the SIMD build's packed
- * copies and strips, the scalar build's dP row fit inside. Same value in both
- * builds. About 4·pos² + 20·pos·d_head bytes (4.9 MB at pos 1024, d_head 32).
+ * copies, accumulators and strips, the scalar build's two rows fit inside. Same
+ * value in both builds. About 36·pos·d_head bytes (1.2 MB at pos 1024, d_head 32):
+ * no pos² term, as neither pass keeps more than a 4-row block of the pattern.
  */
 export function attentionScratchBytes(nCtx: i32, dHead: i32): i32 {
   if (nCtx <= 0 || dHead <= 0) return 0;
   const T4 = (nCtx + 3) & ~3, T8 = (nCtx + 7) & ~7, Dp = (dHead + 3) & ~3;
-  // The backward's layout (the forward's is a prefix of it), see "SIMD build" below:
-  // dz strips, v panels, k/q/dz rows, two row strips, then the P and dS key strips.
-  return (T4 * dHead + T8 * dHead + 3 * T4 * Dp + 2 * 4 * T8) * <i32>F32 + 2 * <i32>keyStripsBytes(T4);
-}
-
-/** Byte offset of key block kb's strip in the key strips: 16·Σ_{k<kb} (T4 − 4k). */
-// @ts-ignore: decorator
-@inline function keyStripOffset(kb: i32, T4: i32): usize {
-  return <usize>(kb * T4 - 2 * kb * (kb - 1)) << 4;
-}
-
-/** Bytes of one set of key strips: keyStripOffset(T4/4, T4) = 32·n(n+1), n = T4/4. */
-// @ts-ignore: decorator
-@inline function keyStripsBytes(T4: i32): usize {
-  const n = <usize>(T4 >> 2);
-  return (n * (n + 1)) << 5;
+  // The backward's layout (the forward's fits in it), see "SIMD build" below: q and
+  // dz strips, k and v panels, k/q/dz rows, dk/dv accumulators, two row strips.
+  return (2 * T4 * dHead + 2 * T8 * dHead + 5 * T4 * Dp + 2 * 4 * T8) * <i32>F32;
 }
 
 /**
- * z = softmax(causal(q·kᵀ·scale))·v for every (batch, head), and the pattern.
- * z and pattern are written. Layouts: see the top of the file.
+ * z = softmax(causal(q·kᵀ·scale))·v for every (batch, head). z is written, and
+ * so are the pattern and the row statistics (m, inv) when their pointers are not
+ * 0. Layouts: see the top of the file.
  */
 export function attentionForward(
-  z: usize, pattern: usize, q: usize, k: usize, v: usize,
+  z: usize, pattern: usize, stats: usize, q: usize, k: usize, v: usize,
   batch: i32, nCtx: i32, nHeads: i32, dHead: i32, scratch: usize,
 ): void {
   if (batch <= 0 || nCtx <= 0 || nHeads <= 0 || dHead <= 0) return;
@@ -310,44 +346,61 @@ export function attentionForward(
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < nHeads; h++) {
       const offset = headOffset(b, h, nCtx, nHeads, dHead);
-      const patternHead = pattern + (<usize>(b * nHeads + h) * <usize>nCtx * <usize>nCtx) * F32;
+      const patternHead: usize = pattern ? pattern + patternHeadOffset(b, h, nCtx, nHeads) : 0;
+      const statsHead: usize = stats ? stats + statsHeadOffset(b, h, nCtx, nHeads) : 0;
       if (ASC_FEATURE_SIMD) {
-        simdForwardHead(z + offset, patternHead, q + offset, k + offset, v + offset, rowStride, nCtx, dHead, scale, scratch);
+        simdForwardHead(z + offset, patternHead, statsHead, q + offset, k + offset, v + offset, rowStride, nCtx, dHead, scale, scratch);
       } else {
-        scalarForwardHead(z + offset, patternHead, q + offset, k + offset, v + offset, rowStride, nCtx, dHead, scale);
+        scalarForwardHead(z + offset, patternHead, statsHead, q + offset, k + offset, v + offset, rowStride, nCtx, dHead, scale, scratch);
       }
     }
   }
 }
 
 /**
- * dq, dk, dv (written) from dz, the pattern attentionForward stored and its
- * inputs q, k, v. Layouts: see the top of the file.
+ * dq, dk, dv (written) from dz and the forward's inputs q, k, v, with P read from
+ * the pattern attentionForward stored when `pattern` is not 0, else recomputed
+ * from q, k and the row statistics it stored at `stats` (same bits either way).
+ * With both pointers 0 nothing is written. Layouts: see the top of the file.
  */
 export function attentionBackward(
-  dq: usize, dk: usize, dv: usize, dz: usize, pattern: usize, q: usize, k: usize, v: usize,
+  dq: usize, dk: usize, dv: usize, dz: usize, pattern: usize, stats: usize, q: usize, k: usize, v: usize,
   batch: i32, nCtx: i32, nHeads: i32, dHead: i32, scratch: usize,
 ): void {
   if (batch <= 0 || nCtx <= 0 || nHeads <= 0 || dHead <= 0) return;
+  if (!pattern && !stats) return;
   const rowStride = <usize>nHeads * <usize>dHead * F32;
   const scale = <f32>(1.0 / Math.sqrt(<f64>dHead));
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < nHeads; h++) {
       const offset = headOffset(b, h, nCtx, nHeads, dHead);
-      const patternHead = pattern + (<usize>(b * nHeads + h) * <usize>nCtx * <usize>nCtx) * F32;
+      const patternHead: usize = pattern ? pattern + patternHeadOffset(b, h, nCtx, nHeads) : 0;
+      const statsHead: usize = pattern ? 0 : stats + statsHeadOffset(b, h, nCtx, nHeads);
       if (ASC_FEATURE_SIMD) {
         simdBackwardHead(
-          dq + offset, dk + offset, dv + offset, dz + offset, patternHead,
+          dq + offset, dk + offset, dv + offset, dz + offset, patternHead, statsHead,
           q + offset, k + offset, v + offset, rowStride, nCtx, dHead, scale, scratch,
         );
       } else {
         scalarBackwardHead(
-          dq + offset, dk + offset, dv + offset, dz + offset, patternHead,
+          dq + offset, dk + offset, dv + offset, dz + offset, patternHead, statsHead,
           q + offset, k + offset, v + offset, rowStride, nCtx, dHead, scale, scratch,
         );
       }
     }
   }
+}
+
+/** Byte offset of head (b, h)'s [pos, pos] block in a [batch, n_heads, pos, pos] pattern. */
+// @ts-ignore: decorator
+@inline function patternHeadOffset(b: i32, h: i32, nCtx: i32, nHeads: i32): usize {
+  return <usize>(b * nHeads + h) * <usize>nCtx * <usize>nCtx * F32;
+}
+
+/** Byte offset of head (b, h)'s [pos, 2] block in a [batch, n_heads, pos, 2] stats tensor. */
+// @ts-ignore: decorator
+@inline function statsHeadOffset(b: i32, h: i32, nCtx: i32, nHeads: i32): usize {
+  return <usize>(b * nHeads + h) * <usize>nCtx * 2 * F32;
 }
 
 /** Byte offset of element [b, 0, h, 0] in a [batch, pos, n_heads, d_head] tensor. */
@@ -360,20 +413,17 @@ export function attentionBackward(
 // Scalar build: the contract loops, one head at a time.
 
 function scalarForwardHead(
-  z: usize, patternHead: usize, q: usize, k: usize, v: usize,
-  rowStride: usize, T: i32, D: i32, scale: f32,
+  z: usize, patternHead: usize, statsHead: usize, q: usize, k: usize, v: usize,
+  rowStride: usize, T: i32, D: i32, scale: f32, scratch: usize,
 ): void {
   const rowBytes = <usize>T * F32;
   for (let i = 0; i < T; i++) {
-    const pRow = patternHead + <usize>i * rowBytes;
+    // The row's scores, then P: in the pattern row, or in scratch when there is none.
+    const pRow = patternHead ? patternHead + <usize>i * rowBytes : scratch;
     const qi = q + <usize>i * rowStride;
-    // Scores (kept in the pattern row until they are normalised) and their max.
     let m = f32.NEGATIVE_INFINITY;
     for (let j = 0; j <= i; j++) {
-      const kj = k + <usize>j * rowStride;
-      let dot: f32 = 0;
-      for (let d = 0; d < D; d++) dot += load<f32>(qi + (<usize>d << 2)) * load<f32>(kj + (<usize>d << 2));
-      const s: f32 = dot * scale;
+      const s = rowScore(qi, k + <usize>j * rowStride, D, scale);
       store<f32>(pRow + (<usize>j << 2), s);
       m = max<f32>(m, s);
     }
@@ -389,7 +439,11 @@ function scalarForwardHead(
       const p = pRow + (<usize>j << 2);
       store<f32>(p, load<f32>(p) * inv);
     }
-    if (i + 1 < T) memory.fill(pRow + (<usize>(i + 1) << 2), 0, <usize>(T - i - 1) << 2);
+    if (statsHead) {
+      store<f32>(statsHead + (<usize>i << 3), m);
+      store<f32>(statsHead + (<usize>i << 3), inv, 4);
+    }
+    if (patternHead && i + 1 < T) memory.fill(pRow + (<usize>(i + 1) << 2), 0, <usize>(T - i - 1) << 2);
     // z[i] = Σ_j P[i,j]·v[j], running sums kept (exactly) in z.
     const zi = z + <usize>i * rowStride;
     memory.fill(zi, 0, <usize>D << 2);
@@ -404,8 +458,16 @@ function scalarForwardHead(
   }
 }
 
+/** s[i,j] of the contract: (Σ_{d ascending} q[i,d]·k[j,d], from +0) · scale. */
+// @ts-ignore: decorator
+@inline function rowScore(qi: usize, kj: usize, D: i32, scale: f32): f32 {
+  let dot: f32 = 0;
+  for (let d = 0; d < D; d++) dot += load<f32>(qi + (<usize>d << 2)) * load<f32>(kj + (<usize>d << 2));
+  return dot * scale;
+}
+
 function scalarBackwardHead(
-  dq: usize, dk: usize, dv: usize, dz: usize, patternHead: usize, q: usize, k: usize, v: usize,
+  dq: usize, dk: usize, dv: usize, dz: usize, patternHead: usize, statsHead: usize, q: usize, k: usize, v: usize,
   rowStride: usize, T: i32, D: i32, scale: f32, scratch: usize,
 ): void {
   const rowBytes = <usize>T * F32;
@@ -415,11 +477,22 @@ function scalarBackwardHead(
     memory.fill(dv + <usize>j * rowStride, 0, dBytes);
   }
   const dsRow = scratch; // dP[i, 0..i], then dS[i, 0..i]
+  const pBuffer = scratch + rowBytes; // P[i, 0..i] recomputed, when there is no pattern
   // Rows i in ascending order: dk[j] and dv[j] receive their terms i = j, j+1, … in order.
   for (let i = 0; i < T; i++) {
-    const pRow = patternHead + <usize>i * rowBytes;
     const dzi = dz + <usize>i * rowStride;
     const qi = q + <usize>i * rowStride;
+    let pRow = pBuffer;
+    if (patternHead) {
+      pRow = patternHead + <usize>i * rowBytes;
+    } else {
+      // The forward's P, op for op: e = exp(s − m), P = e · inv.
+      const m = load<f32>(statsHead + (<usize>i << 3)), inv = load<f32>(statsHead + (<usize>i << 3), 4);
+      for (let j = 0; j <= i; j++) {
+        const e = expPoly(rowScore(qi, k + <usize>j * rowStride, D, scale) - m);
+        store<f32>(pRow + (<usize>j << 2), e * inv);
+      }
+    }
     let dr: f32 = 0;
     for (let j = 0; j <= i; j++) {
       const vj = v + <usize>j * rowStride;
@@ -454,16 +527,17 @@ function scalarBackwardHead(
 // SIMD build. Everything below is reached only through `if (ASC_FEATURE_SIMD)`.
 //
 // Per head, with T4 = roundUp4(T), T8 = roundUp8(T), Dp = roundUp4(D), scratch holds
-//   rowStrips4 [T4/4][D][4]    q (forward) or dz (backward), 4 rows per block, lane = row
-//   panels     [T8/8][D][8]    k (forward) or v (backward), 8 keys per panel, zero keys ≥ T
+//   qStrips    [T4/4][D][4]    q, 4 rows per block, lane = row (forward; backward without pattern)
+//   kPanels    [T8/8][D][8]    k, 8 keys per panel, zero keys ≥ T (same)
+//   dzStrips   [T4/4][D][4]    dz (backward)
+//   vPanels    [T8/8][D][8]    v (backward)
 //   rows       3 × [T4][Dp]    v (forward); k, q, dz (backward), zero padded
+//   dkAcc, dvAcc 2 × [T4][Dp]  the running sums of dk and dv (backward)
 //   strip      [T8][4]         the current row block's scores → pattern, or dP → dS
 //   pStrip     [T8][4]         the current row block's pattern (backward)
-//   keyStrips  2 × Σ_kb [T4 − 4kb][4]   P and dS for dv and dk: for key block kb (keys
-//              4kb..4kb+3), rows i = 4kb..T4−1, lane = key (backward)
-// Panels and key strips keep every tile's operand stream contiguous: kᵀ as
-// [D][T] rows would put the d-steps of a tile T·4 bytes apart, which at T = 1024
-// maps all of them onto one L1 set.
+// (the forward uses the first three and a strip). Panels keep every score tile's
+// operand stream contiguous: kᵀ as [D][T] rows would put the d-steps of a tile
+// T·4 bytes apart, which at T = 1024 maps all of them onto one L1 set.
 
 /** Lanes r ≥ t of a block's key i0 + t (t = 1, 2, 3): the causal triangle. */
 // @ts-ignore: decorator
@@ -478,7 +552,7 @@ function scalarBackwardHead(
 }
 
 function simdForwardHead(
-  z: usize, patternHead: usize, q: usize, k: usize, v: usize,
+  z: usize, patternHead: usize, statsHead: usize, q: usize, k: usize, v: usize,
   rowStride: usize, T: i32, D: i32, scale: f32, scratch: usize,
 ): void {
   const T4 = (T + 3) & ~3, T8 = (T + 7) & ~7, Dp = (D + 3) & ~3;
@@ -493,47 +567,59 @@ function simdForwardHead(
   for (let i0 = 0; i0 < T; i0 += 4) {
     const rows = min(4, T - i0);
     stripScores(strip, qStrips + <usize>i0 * <usize>D * F32, kPanels, D, i0 + 4);
-    stripSoftmax(strip, i0, scale);
-    storePatternRows(patternHead + <usize>i0 * rowBytes, rowBytes, T, strip, i0, rows);
+    stripSoftmax(strip, i0, rows, scale, statsHead ? statsHead + (<usize>i0 << 3) : 0);
+    if (patternHead) storePatternRows(patternHead + <usize>i0 * rowBytes, rowBytes, T, strip, i0, rows);
     stripTimesRows(z + <usize>i0 * rowStride, rowStride, strip, vRows, Dp, D, i0, rows);
   }
 }
 
 function simdBackwardHead(
-  dq: usize, dk: usize, dv: usize, dz: usize, patternHead: usize, q: usize, k: usize, v: usize,
+  dq: usize, dk: usize, dv: usize, dz: usize, patternHead: usize, statsHead: usize, q: usize, k: usize, v: usize,
   rowStride: usize, T: i32, D: i32, scale: f32, scratch: usize,
 ): void {
   const T4 = (T + 3) & ~3, T8 = (T + 7) & ~7, Dp = (D + 3) & ~3;
+  const stripsBytes = <usize>(T4 * D) * F32, panelsBytes = <usize>(T8 * D) * F32;
   const rowsBytes = <usize>(T4 * Dp) * F32;
-  const dzStrips = scratch;
-  const vPanels = dzStrips + <usize>(T4 * D) * F32;
-  const kRows = vPanels + <usize>(T8 * D) * F32;
+  const qStrips = scratch;
+  const kPanels = qStrips + stripsBytes;
+  const dzStrips = kPanels + panelsBytes;
+  const vPanels = dzStrips + stripsBytes;
+  const kRows = vPanels + panelsBytes;
   const qRows = kRows + rowsBytes;
   const dzRows = qRows + rowsBytes;
-  const dsStrip = dzRows + rowsBytes;
+  const dkAcc = dzRows + rowsBytes;
+  const dvAcc = dkAcc + rowsBytes;
+  const dsStrip = dvAcc + rowsBytes;
   const pStrip = dsStrip + (<usize>T8 << 4);
-  const pKeyStrips = pStrip + (<usize>T8 << 4);
-  const dsKeyStrips = pKeyStrips + keyStripsBytes(T4);
+  if (!patternHead) {
+    packStrips(qStrips, q, rowStride, T, D);
+    packPanels(kPanels, k, rowStride, T, D);
+  }
   packStrips(dzStrips, dz, rowStride, T, D);
   packPanels(vPanels, v, rowStride, T, D);
   packRows(kRows, k, rowStride, T, D, Dp);
   packRows(qRows, q, rowStride, T, D, Dp);
   packRows(dzRows, dz, rowStride, T, D, Dp);
+  memory.fill(dkAcc, 0, 2 * rowsBytes); // dk and dv sum from +0
   const rowBytes = <usize>T * F32;
+  const accRowStride = <usize>Dp * F32;
   for (let i0 = 0; i0 < T; i0 += 4) {
     const rows = min(4, T - i0);
-    loadPatternStrip(pStrip, patternHead + <usize>i0 * rowBytes, rowBytes, i0, rows);
+    if (patternHead) {
+      loadPatternStrip(pStrip, patternHead + <usize>i0 * rowBytes, rowBytes, i0, rows);
+    } else {
+      stripScores(pStrip, qStrips + <usize>i0 * <usize>D * F32, kPanels, D, i0 + 4); // the forward's dots
+      stripPatternFromStats(pStrip, statsHead + (<usize>i0 << 3), i0, rows, scale);
+    }
     stripScores(dsStrip, dzStrips + <usize>i0 * <usize>D * F32, vPanels, D, i0 + 4); // dP
     stripSoftmaxBackward(dsStrip, pStrip, i0, rows, scale); // dP → dS
     stripTimesRows(dq + <usize>i0 * rowStride, rowStride, dsStrip, kRows, Dp, D, i0, rows);
-    scatterToKeyStrips(dsKeyStrips, dsStrip, i0, T4);
-    scatterToKeyStrips(pKeyStrips, pStrip, i0, T4);
+    const blockRows = <usize>i0 * accRowStride;
+    stripTransposedAccumulate(dkAcc, dsStrip, qRows + blockRows, Dp, i0, rows);
+    stripTransposedAccumulate(dvAcc, pStrip, dzRows + blockRows, Dp, i0, rows);
   }
-  for (let j0 = 0; j0 < T; j0 += 4) {
-    const offset = keyStripOffset(j0 >> 2, T4);
-    stripsTransposedTimesRows(dk + <usize>j0 * rowStride, rowStride, dsKeyStrips + offset, qRows, Dp, D, j0, T);
-    stripsTransposedTimesRows(dv + <usize>j0 * rowStride, rowStride, pKeyStrips + offset, dzRows, Dp, D, j0, T);
-  }
+  unpackRows(dk, rowStride, dkAcc, T, D, Dp);
+  unpackRows(dv, rowStride, dvAcc, T, D, Dp);
 }
 
 // ---- packing (copies only: no value is combined, so packing cannot change bits)
@@ -612,6 +698,12 @@ function packRows(dst: usize, src: usize, rowStride: usize, T: i32, D: i32, Dp: 
   }
 }
 
+/** dst[j][0..D) = src[j][0..D) for j < T: the inverse of packRows, for dk and dv. */
+function unpackRows(dst: usize, rowStride: usize, src: usize, T: i32, D: i32, Dp: i32): void {
+  const srcStride = <usize>Dp * F32;
+  for (let j = 0; j < T; j++) memory.copy(dst + <usize>j * rowStride, src + <usize>j * srcStride, <usize>D << 2);
+}
+
 /** Store +0 to n floats at p. */
 function zeroFloats(p: usize, n: i32): void {
   const zero = f32x4.splat(0);
@@ -658,9 +750,10 @@ function stripScores(strip: usize, aStrip: usize, panels: usize, D: i32, cols: i
  * Raw dot products → pattern, in place, for the block of rows i0..i0+3: scale,
  * max, exp, sum, normalise, lane r walking keys 0..i0+r in ascending order.
  * Keys i0+1..i0+3 are masked for the rows before them (−∞ for the max, +0 for
- * the sum and the stored value).
+ * the sum and the stored value). With `stats` ≠ 0, (m, inv) of the `rows`
+ * existing rows are stored there ([rows][2]).
  */
-function stripSoftmax(strip: usize, i0: i32, scale: f32): void {
+function stripSoftmax(strip: usize, i0: i32, rows: i32, scale: f32, stats: usize): void {
   const scaleV = f32x4.splat(scale);
   const negInf = f32x4.splat(f32.NEGATIVE_INFINITY);
   const diagonal = strip + (<usize>i0 << 4); // key i0, valid in every row
@@ -686,6 +779,48 @@ function stripSoftmax(strip: usize, i0: i32, scale: f32): void {
   const inv = f32x4.div(f32x4.splat(1.0), sum);
   const end = diagonal + 64;
   for (let p = strip; p < end; p += 16) v128.store(p, f32x4.mul(v128.load(p), inv));
+  if (stats) {
+    // [m0, inv0, m1, inv1], [m2, inv2, m3, inv3]
+    const count = rows << 1;
+    storeLanes(stats, i32x4.shuffle(m, inv, 0, 4, 1, 5), count);
+    storeLanes(stats + 16, i32x4.shuffle(m, inv, 2, 6, 3, 7), count - 4);
+  }
+}
+
+/**
+ * Raw dot products → pattern, in place, from the row statistics (m, inv) the
+ * forward stored for rows i0..i0+rows−1 (at `stats`): the forward's operations
+ * on the forward's operands, P = exp(dot·scale − m)·inv, so the forward's bits.
+ * Like loadPatternStrip, keys after a row and rows that do not exist are +0.
+ */
+function stripPatternFromStats(strip: usize, stats: usize, i0: i32, rows: i32, scale: f32): void {
+  const diagonalOffset = <usize>i0 << 4;
+  let m = f32x4.splat(0), inv = m; // lanes of missing rows stay 0: masked below
+  if (rows == 4) {
+    const lo = v128.load(stats), hi = v128.load(stats, 16);
+    m = i32x4.shuffle(lo, hi, 0, 2, 4, 6);
+    inv = i32x4.shuffle(lo, hi, 1, 3, 5, 7);
+  } else {
+    m = f32x4.replace_lane(m, 0, load<f32>(stats));
+    inv = f32x4.replace_lane(inv, 0, load<f32>(stats, 4));
+    if (rows > 1) {
+      m = f32x4.replace_lane(m, 1, load<f32>(stats, 8));
+      inv = f32x4.replace_lane(inv, 1, load<f32>(stats, 12));
+    }
+    if (rows > 2) {
+      m = f32x4.replace_lane(m, 2, load<f32>(stats, 16));
+      inv = f32x4.replace_lane(inv, 2, load<f32>(stats, 20));
+    }
+  }
+  expVectorsScaled(strip, strip, i0 + 4, f32x4.splat(scale), m, inv);
+  const exists = rowMask(rows);
+  if (rows < 4) {
+    for (let o: usize = 0; o <= diagonalOffset; o += 16) v128.store(strip + o, v128.and(v128.load(strip + o), exists));
+  }
+  for (let t = 1; t < 4; t++) {
+    const p = strip + diagonalOffset + (<usize>t << 4);
+    v128.store(p, v128.and(v128.load(p), v128.and(triangleMask(t), exists)));
+  }
 }
 
 /** Pattern rows i0..i0+rows−1 from the strip: P for keys ≤ i, +0 after. */
@@ -891,158 +1026,119 @@ function stripSoftmaxBackward(ds: usize, pStrip: usize, i0: i32, rows: i32, scal
 }
 
 /**
- * Copy the row strip of block i0 (keys 0..i0+3, lane = row) into the key strips
- * (lane = key): for every key block kb ≤ i0/4, rows i0..i0+3 of strip kb.
+ * acc[j][d] += Σ_{r ascending} strip[j][r]·mat[r][d] for keys j ≤ i0 + r and the
+ * rows r of block i0 (mat: its 4 rows, packed [4][Dp]; rows past T are +0 there
+ * and in the strip, so they add exactly +0), d < Dp: block i0's terms of
+ * dk = dSᵀ·q and dv = Pᵀ·dz, added to the running sums row after row. The
+ * diagonal block's key i0 + t takes rows r ≥ t only (no 0·x for later rows).
  */
-function scatterToKeyStrips(keyStrips: usize, strip: usize, i0: i32, T4: i32): void {
-  let offset: usize = 0; // keyStripOffset(kb, T4), advanced incrementally
-  for (let j0 = 0; j0 <= i0; j0 += 4) {
-    transpose4x4(keyStrips + offset + (<usize>(i0 - j0) << 4), 16, strip + (<usize>j0 << 4), 16);
-    offset += <usize>(T4 - j0) << 4;
-  }
-}
-
-/**
- * out[j0 + c][d] = Σ_{i = j0+c .. T−1 ascending} keyStrip[i − j0][c]·mat[i][d] for
- * keys j0..j0+3 (those < T) and d < D: dk = dSᵀ·q and dv = Pᵀ·dz, keyStrip being
- * key block j0/4's strip (rows j0.., lane = key).
- */
-function stripsTransposedTimesRows(out: usize, outRowStride: usize, keyStrip: usize, mat: usize, Dp: i32, D: i32, j0: i32, T: i32): void {
-  const matRowStride = <usize>Dp * F32;
+function stripTransposedAccumulate(acc: usize, strip: usize, mat: usize, Dp: i32, i0: i32, rows: i32): void {
+  const rowStride = <usize>Dp * F32;
   let d0 = 0;
-  for (; d0 + 8 <= Dp; d0 += 8) {
-    keysTile4x8(out + (<usize>d0 << 2), outRowStride, keyStrip, mat + (<usize>d0 << 2), matRowStride, j0, T, D - d0);
-  }
-  if (d0 < Dp) keysTile4x4(out + (<usize>d0 << 2), outRowStride, keyStrip, mat + (<usize>d0 << 2), matRowStride, j0, T, D - d0);
+  for (; d0 + 8 <= Dp; d0 += 8) accumulateTile4x8(acc + (<usize>d0 << 2), rowStride, strip, mat + (<usize>d0 << 2), i0, rows);
+  if (d0 < Dp) accumulateTile4x4(acc + (<usize>d0 << 2), rowStride, strip, mat + (<usize>d0 << 2), i0, rows);
 }
 
-/** One 4-key × 8-column tile of stripsTransposedTimesRows; `cols` of the 8 are stored. */
-function keysTile4x8(out: usize, outRowStride: usize, s: usize, mat: usize, matRowStride: usize, j0: i32, T: i32, cols: i32): void {
-  let a00 = f32x4.splat(0), a01 = a00, a10 = a00, a11 = a00;
-  let a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-  // The diagonal block: rows i = j0 + r; key j0 + c takes rows r ≥ c (that exist).
-  const diagRows = min(4, T - j0);
-  let m = mat + <usize>j0 * matRowStride;
-  {
-    const b0 = v128.load(m), b1 = v128.load(m, 16);
-    const x = v128.load32_splat(s);
-    a00 = f32x4.add(a00, f32x4.mul(x, b0));
-    a01 = f32x4.add(a01, f32x4.mul(x, b1));
+/** 8 columns of stripTransposedAccumulate: the block's 4 rows × 8 columns stay in registers. */
+function accumulateTile4x8(acc: usize, rowStride: usize, strip: usize, mat: usize, i0: i32, rows: i32): void {
+  const b00 = v128.load(mat), b01 = v128.load(mat, 16);
+  const m1 = mat + rowStride, m2 = mat + 2 * rowStride, m3 = mat + 3 * rowStride;
+  const b10 = v128.load(m1), b11 = v128.load(m1, 16);
+  const b20 = v128.load(m2), b21 = v128.load(m2, 16);
+  const b30 = v128.load(m3), b31 = v128.load(m3, 16);
+  const diagonal = strip + (<usize>i0 << 4);
+  let a = acc;
+  let p = strip;
+  // Keys 0..i0: every row of the block, r ascending.
+  for (; p <= diagonal; p += 16) {
+    let a0 = v128.load(a), a1 = v128.load(a, 16);
+    let s = v128.load32_splat(p);
+    a0 = f32x4.add(a0, f32x4.mul(s, b00));
+    a1 = f32x4.add(a1, f32x4.mul(s, b01));
+    s = v128.load32_splat(p, 4);
+    a0 = f32x4.add(a0, f32x4.mul(s, b10));
+    a1 = f32x4.add(a1, f32x4.mul(s, b11));
+    s = v128.load32_splat(p, 8);
+    a0 = f32x4.add(a0, f32x4.mul(s, b20));
+    a1 = f32x4.add(a1, f32x4.mul(s, b21));
+    s = v128.load32_splat(p, 12);
+    a0 = f32x4.add(a0, f32x4.mul(s, b30));
+    a1 = f32x4.add(a1, f32x4.mul(s, b31));
+    v128.store(a, a0);
+    v128.store(a, a1, 16);
+    a += rowStride;
   }
-  if (diagRows > 1) {
-    const m1 = m + matRowStride;
-    const b0 = v128.load(m1), b1 = v128.load(m1, 16);
-    let x = v128.load32_splat(s, 16);
-    a00 = f32x4.add(a00, f32x4.mul(x, b0));
-    a01 = f32x4.add(a01, f32x4.mul(x, b1));
-    x = v128.load32_splat(s, 20);
-    a10 = f32x4.add(a10, f32x4.mul(x, b0));
-    a11 = f32x4.add(a11, f32x4.mul(x, b1));
+  // The causal triangle: key i0 + t only from rows r ≥ t (that exist).
+  if (rows > 1) {
+    let a0 = v128.load(a), a1 = v128.load(a, 16);
+    let s = v128.load32_splat(p, 4);
+    a0 = f32x4.add(a0, f32x4.mul(s, b10));
+    a1 = f32x4.add(a1, f32x4.mul(s, b11));
+    if (rows > 2) {
+      s = v128.load32_splat(p, 8);
+      a0 = f32x4.add(a0, f32x4.mul(s, b20));
+      a1 = f32x4.add(a1, f32x4.mul(s, b21));
+    }
+    if (rows > 3) {
+      s = v128.load32_splat(p, 12);
+      a0 = f32x4.add(a0, f32x4.mul(s, b30));
+      a1 = f32x4.add(a1, f32x4.mul(s, b31));
+    }
+    v128.store(a, a0);
+    v128.store(a, a1, 16);
   }
-  if (diagRows > 2) {
-    const m2 = m + 2 * matRowStride;
-    const b0 = v128.load(m2), b1 = v128.load(m2, 16);
-    let x = v128.load32_splat(s, 32);
-    a00 = f32x4.add(a00, f32x4.mul(x, b0));
-    a01 = f32x4.add(a01, f32x4.mul(x, b1));
-    x = v128.load32_splat(s, 36);
-    a10 = f32x4.add(a10, f32x4.mul(x, b0));
-    a11 = f32x4.add(a11, f32x4.mul(x, b1));
-    x = v128.load32_splat(s, 40);
-    a20 = f32x4.add(a20, f32x4.mul(x, b0));
-    a21 = f32x4.add(a21, f32x4.mul(x, b1));
+  if (rows > 2) {
+    const a2 = a + rowStride, p2 = p + 16;
+    let a0 = v128.load(a2), a1 = v128.load(a2, 16);
+    let s = v128.load32_splat(p2, 8);
+    a0 = f32x4.add(a0, f32x4.mul(s, b20));
+    a1 = f32x4.add(a1, f32x4.mul(s, b21));
+    if (rows > 3) {
+      s = v128.load32_splat(p2, 12);
+      a0 = f32x4.add(a0, f32x4.mul(s, b30));
+      a1 = f32x4.add(a1, f32x4.mul(s, b31));
+    }
+    v128.store(a2, a0);
+    v128.store(a2, a1, 16);
   }
-  if (diagRows > 3) {
-    const m3 = m + 3 * matRowStride;
-    const b0 = v128.load(m3), b1 = v128.load(m3, 16);
-    let x = v128.load32_splat(s, 48);
-    a00 = f32x4.add(a00, f32x4.mul(x, b0));
-    a01 = f32x4.add(a01, f32x4.mul(x, b1));
-    x = v128.load32_splat(s, 52);
-    a10 = f32x4.add(a10, f32x4.mul(x, b0));
-    a11 = f32x4.add(a11, f32x4.mul(x, b1));
-    x = v128.load32_splat(s, 56);
-    a20 = f32x4.add(a20, f32x4.mul(x, b0));
-    a21 = f32x4.add(a21, f32x4.mul(x, b1));
-    x = v128.load32_splat(s, 60);
-    a30 = f32x4.add(a30, f32x4.mul(x, b0));
-    a31 = f32x4.add(a31, f32x4.mul(x, b1));
-  }
-  // Later rows: all 4 keys, i ascending, one contiguous 16-byte step per row.
-  m += 4 * matRowStride;
-  const sEnd = s + (<usize>(T - j0) << 4);
-  for (s += 64; s < sEnd; s += 16) {
-    const b0 = v128.load(m), b1 = v128.load(m, 16);
-    let x = v128.load32_splat(s);
-    a00 = f32x4.add(a00, f32x4.mul(x, b0));
-    a01 = f32x4.add(a01, f32x4.mul(x, b1));
-    x = v128.load32_splat(s, 4);
-    a10 = f32x4.add(a10, f32x4.mul(x, b0));
-    a11 = f32x4.add(a11, f32x4.mul(x, b1));
-    x = v128.load32_splat(s, 8);
-    a20 = f32x4.add(a20, f32x4.mul(x, b0));
-    a21 = f32x4.add(a21, f32x4.mul(x, b1));
-    x = v128.load32_splat(s, 12);
-    a30 = f32x4.add(a30, f32x4.mul(x, b0));
-    a31 = f32x4.add(a31, f32x4.mul(x, b1));
-    m += matRowStride;
-  }
-  const hiCols = cols - 4;
-  storeLanes(out, a00, cols);
-  storeLanes(out + 16, a01, hiCols);
-  if (diagRows > 1) {
-    const o = out + outRowStride;
-    storeLanes(o, a10, cols);
-    storeLanes(o + 16, a11, hiCols);
-  }
-  if (diagRows > 2) {
-    const o = out + 2 * outRowStride;
-    storeLanes(o, a20, cols);
-    storeLanes(o + 16, a21, hiCols);
-  }
-  if (diagRows > 3) {
-    const o = out + 3 * outRowStride;
-    storeLanes(o, a30, cols);
-    storeLanes(o + 16, a31, hiCols);
+  if (rows > 3) {
+    const a3 = a + 2 * rowStride;
+    const s = v128.load32_splat(p + 32, 12);
+    v128.store(a3, f32x4.add(v128.load(a3), f32x4.mul(s, b30)));
+    v128.store(a3, f32x4.add(v128.load(a3, 16), f32x4.mul(s, b31)), 16);
   }
 }
 
-/** The 4-column version of keysTile4x8. */
-function keysTile4x4(out: usize, outRowStride: usize, s: usize, mat: usize, matRowStride: usize, j0: i32, T: i32, cols: i32): void {
-  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-  const diagRows = min(4, T - j0);
-  let m = mat + <usize>j0 * matRowStride;
-  a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(s), v128.load(m)));
-  if (diagRows > 1) {
-    const b = v128.load(m + matRowStride);
-    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(s, 16), b));
-    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(s, 20), b));
+/** The 4-column version of accumulateTile4x8 (the last columns when Dp % 8 = 4). */
+function accumulateTile4x4(acc: usize, rowStride: usize, strip: usize, mat: usize, i0: i32, rows: i32): void {
+  const b0 = v128.load(mat), b1 = v128.load(mat + rowStride);
+  const b2 = v128.load(mat + 2 * rowStride), b3 = v128.load(mat + 3 * rowStride);
+  const diagonal = strip + (<usize>i0 << 4);
+  let a = acc;
+  let p = strip;
+  for (; p <= diagonal; p += 16) {
+    let a0 = v128.load(a);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p), b0));
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p, 4), b1));
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p, 8), b2));
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p, 12), b3));
+    v128.store(a, a0);
+    a += rowStride;
   }
-  if (diagRows > 2) {
-    const b = v128.load(m + 2 * matRowStride);
-    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(s, 32), b));
-    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(s, 36), b));
-    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(s, 40), b));
+  if (rows > 1) {
+    let a0 = f32x4.add(v128.load(a), f32x4.mul(v128.load32_splat(p, 4), b1));
+    if (rows > 2) a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p, 8), b2));
+    if (rows > 3) a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p, 12), b3));
+    v128.store(a, a0);
   }
-  if (diagRows > 3) {
-    const b = v128.load(m + 3 * matRowStride);
-    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(s, 48), b));
-    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(s, 52), b));
-    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(s, 56), b));
-    a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(s, 60), b));
+  if (rows > 2) {
+    const a2 = a + rowStride;
+    let a0 = f32x4.add(v128.load(a2), f32x4.mul(v128.load32_splat(p + 16, 8), b2));
+    if (rows > 3) a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p + 16, 12), b3));
+    v128.store(a2, a0);
   }
-  m += 4 * matRowStride;
-  const sEnd = s + (<usize>(T - j0) << 4);
-  for (s += 64; s < sEnd; s += 16) {
-    const b = v128.load(m);
-    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(s), b));
-    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(s, 4), b));
-    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(s, 8), b));
-    a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(s, 12), b));
-    m += matRowStride;
+  if (rows > 3) {
+    const a3 = a + 2 * rowStride;
+    v128.store(a3, f32x4.add(v128.load(a3), f32x4.mul(v128.load32_splat(p + 32, 12), b3)));
   }
-  storeLanes(out, a0, cols);
-  if (diagRows > 1) storeLanes(out + outRowStride, a1, cols);
-  if (diagRows > 2) storeLanes(out + 2 * outRowStride, a2, cols);
-  if (diagRows > 3) storeLanes(out + 3 * outRowStride, a3, cols);
 }

@@ -11,6 +11,9 @@
 // W_Q [H, d_model, d_head] is repacked once per pass into [d_model, H·d_head]
 // (head-major columns), so one matmul gives q already in attention.ts's
 // [B, T, H, d_head] layout; W_O [H, d_head, d_model] is [H·d_head, d_model] as is.
+// For its backward each layer keeps q, k, v, z and the attention's row statistics
+// [B, H, T, 2]; the B·H·T² pattern (1 GiB per layer at the paper's size) only when
+// the plan asks for it (TFL_PATTERN ≠ 0), e.g. to read head behaviour after a forward.
 // Plan words are written by src/models.ts (planTransformer) from these offsets.
 
 import { matmulAB, matmulABt, matmulAtB } from "./matmul";
@@ -72,10 +75,11 @@ export const TFL_Q: i32 = 15;
 export const TFL_K: i32 = 16;
 export const TFL_V: i32 = 17;
 export const TFL_Z: i32 = 18;
-export const TFL_PATTERN: i32 = 19; // [B, H, T, T]
+export const TFL_PATTERN: i32 = 19; // [B, H, T, T], or 0: not kept (planModel's keepPatterns)
 export const TFL_PACKED_Q: i32 = 20; // W_Q packed [d_model, H·d_head]
 export const TFL_PACKED_K: i32 = 21;
 export const TFL_PACKED_V: i32 = 22;
+export const TFL_STATS: i32 = 23; // attention row statistics (max, 1/sum) [B, H, T, 2]
 export const TF_LAYER_WORDS: i32 = 24;
 
 @inline function word(plan: usize, i: i32): i32 {
@@ -161,7 +165,7 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
       if (bias) biasAdd(out, bias, R, width);
     }
     const z = layerBuffer(plan, l, TFL_Z);
-    attentionForward(z, layerBuffer(plan, l, TFL_PATTERN), q, k, v, batch, T, heads, dHead, scratch);
+    attentionForward(z, layerBuffer(plan, l, TFL_PATTERN), layerBuffer(plan, l, TFL_STATS), q, k, v, batch, T, heads, dHead, scratch);
     matmulAB(next, z, tensorAt(w, layerWord(plan, l, TFL_W_O)), R, dModel, width, 0, scratch);
     const bO = tensorAt(w, layerWord(plan, l, TFL_B_O));
     if (bO) biasAdd(next, bO, R, dModel);
@@ -220,7 +224,9 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
     const bO = layerWord(plan, l, TFL_B_O);
     if (bO >= 0) biasGrad(tensorAt(g, bO), dResid, R, dModel, 1);
     matmulABt(dz, dResid, tensorAt(w, layerWord(plan, l, TFL_W_O)), R, width, dModel, 0, scratch);
-    attentionBackward(dq, dk, dv, dz, layerBuffer(plan, l, TFL_PATTERN),
+    // P from the stored pattern when the plan keeps one, else recomputed from the
+    // row statistics: the same bits (attention.ts), so keepPatterns never changes a result.
+    attentionBackward(dq, dk, dv, dz, layerBuffer(plan, l, TFL_PATTERN), layerBuffer(plan, l, TFL_STATS),
       layerBuffer(plan, l, TFL_Q), layerBuffer(plan, l, TFL_K), layerBuffer(plan, l, TFL_V), batch, T, heads, dHead, scratch);
     for (let p = 0; p < 3; p++) {
       const input = p == 2 ? x : qkIn;

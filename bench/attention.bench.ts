@@ -1,6 +1,9 @@
 // GFLOP/s of causal multi-head attention (assembly/attention.ts), SIMD vs
 // scalar wasm, forward alone and forward + backward, at transformer-ish shapes
-// (batch, n_ctx, n_heads, d_head).
+// (batch, n_ctx, n_heads, d_head). Two backward modes: "fwd+bwd" stores the
+// pattern in the forward and reads it back; "fwd+bwd-recompute" (what the
+// transformer does by default) keeps only the row statistics and recomputes the
+// pattern in the backward (bit-identical results).
 //
 // FLOP count: only the six matrix products, counted over the causal pairs
 // j ≤ i that the kernels compute (T(T+1)/2 per head), 2·d_head FLOP per pair and
@@ -9,7 +12,9 @@
 //   backward dz·vᵀ, dS·k, dSᵀ·q, Pᵀ·dz          4 products → 4·B·H·d·T(T+1)
 // i.e. forward + backward = 6·B·H·d·T(T+1). The dense (non-causal) count
 // 4·B·H·T²·d per direction would double these figures; the softmax (exp,
-// max, sums) and packing are not counted, though their time is included.
+// max, sums) and packing are not counted, though their time is included. The
+// recompute's extra q·kᵀ and exp are not counted either: both modes are rated by
+// the same useful work, so their GFLOP/s compare as inverse times.
 import type { Engine } from "../src/engine.ts";
 import { fillUniform, loadEngines, meanLatencyMs, printSideBySide, type BenchRecord, type BenchTask } from "./common.ts";
 
@@ -25,24 +30,28 @@ const forwardFlops = ([B, T, H, D]: Shape) => 2 * B * H * D * T * (T + 1);
 const backwardFlops = ([B, T, H, D]: Shape) => 4 * B * H * D * T * (T + 1);
 
 /** Operands resident in the engine's memory; returns the forward and forward+backward calls. */
-function prepare(engine: Engine, [B, T, H, D]: Shape): { forward: () => void; both: () => void } {
+function prepare(engine: Engine, [B, T, H, D]: Shape): { forward: () => void; both: () => void; recompute: () => void } {
   const k = engine.kernels;
   k.resetHeap();
   const n = B * T * H * D;
   const q = engine.allocF32(n), kk = engine.allocF32(n), v = engine.allocF32(n), dz = engine.allocF32(n);
-  const z = engine.allocF32(n), pattern = engine.allocF32(B * H * T * T);
+  const z = engine.allocF32(n), pattern = engine.allocF32(B * H * T * T), stats = engine.allocF32(B * H * T * 2);
   const dq = engine.allocF32(n), dk = engine.allocF32(n), dv = engine.allocF32(n);
   const scratch = engine.alloc(k.attentionScratchBytes(T, D));
   fillUniform(engine.f32(q, n), 1);
   fillUniform(engine.f32(kk, n), 2);
   fillUniform(engine.f32(v, n), 3);
   fillUniform(engine.f32(dz, n), 4);
-  const forward = () => k.attentionForward(z, pattern, q, kk, v, B, T, H, D, scratch);
+  const forward = () => k.attentionForward(z, pattern, stats, q, kk, v, B, T, H, D, scratch);
   return {
     forward,
     both: () => {
       forward();
-      k.attentionBackward(dq, dk, dv, dz, pattern, q, kk, v, B, T, H, D, scratch);
+      k.attentionBackward(dq, dk, dv, dz, pattern, stats, q, kk, v, B, T, H, D, scratch);
+    },
+    recompute: () => {
+      k.attentionForward(z, 0, stats, q, kk, v, B, T, H, D, scratch);
+      k.attentionBackward(dq, dk, dv, dz, 0, stats, q, kk, v, B, T, H, D, scratch);
     },
   };
 }
@@ -57,6 +66,8 @@ export async function run(): Promise<BenchRecord[]> {
       { name: "fwd scalar", fn: scalar.forward },
       { name: "fwd+bwd simd", fn: simd.both },
       { name: "fwd+bwd scalar", fn: scalar.both },
+      { name: "fwd+bwd-recompute simd", fn: simd.recompute },
+      { name: "fwd+bwd-recompute scalar", fn: scalar.recompute },
     ];
     // Each call is 10–2000 ms (scalar, 1024 positions): a few samples suffice.
     const means = await meanLatencyMs(tasks, { time: 800, warmupTime: 200, iterations: 3, warmupIterations: 1 });
@@ -68,7 +79,7 @@ export async function run(): Promise<BenchRecord[]> {
     }
   }
   printSideBySide(
-    "attention (causal GFLOP/s: 2·B·H·d·T(T+1) forward, 6·B·H·d·T(T+1) forward+backward; shape batch x n_ctx x n_heads x d_head)",
+    "attention (causal GFLOP/s: 2·B·H·d·T(T+1) forward, 6·B·H·d·T(T+1) forward+backward, either mode; shape batch x n_ctx x n_heads x d_head)",
     records,
     [{ impl: "simd" }, { impl: "scalar" }, { ratio: ["simd", "scalar"] }],
   );

@@ -1,7 +1,10 @@
 /// <reference types="node" />
 // The command line: `llc estimate`, `llc table` (the main job: analytic cases),
-// `llc example` (write a built-in case as config + safetensors files).
+// `llc train` (the transformer), `llc example` (a built-in case as config +
+// safetensors files).
+import { fileURLToPath } from "node:url";
 import { nodeHost } from "./platform/node.ts";
+import { runTrainingJob, DEFAULT_TRAIN_CONFIG } from "./train-job.ts";
 import { nodeWorkers } from "./platform/node-workers.ts";
 import { runEstimateJob, resultJson } from "./job.ts";
 import { createEngine, type Variant } from "./engine.ts";
@@ -14,6 +17,9 @@ const USAGE = `usage:
   llc estimate --config FILE [--out FILE] [--quiet] [--variant simd|scalar] [--workers N]
                                                  --workers N: chains on N threads, same result (default: sampler.workers, 1)
   llc table [--quick] [--variant simd|scalar]     LLC of built-in models with known λ
+  llc train [--config FILE | --out DIR] [--quiet] [--variant simd|scalar]
+                                                 train the transformer (default config without --config; resumes after a kill)
+  llc heads --run DIR [--steps last|all|N,N,...] [--data mix|prose|code] [--sequences N]   head scores per checkpoint
   llc example NAME --dir DIR                     write a built-in case (${Object.keys(exampleCases).join(", ")})
   llc help`;
 
@@ -111,6 +117,28 @@ async function tableCommand(args: string[]): Promise<void> {
   }
 }
 
+async function trainCommand(args: string[]): Promise<void> {
+  const flags = parseFlags(args, { config: "value", out: "value", quiet: "flag", variant: "value" });
+  if (typeof flags.config === "string" && typeof flags.out === "string") throw new UsageError("train: give --config FILE (its \"out\" names the run directory) or --out DIR (the default config), not both");
+  const source = typeof flags.config === "string"
+    ? flags.config
+    : { config: { ...DEFAULT_TRAIN_CONFIG, out: typeof flags.out === "string" ? flags.out : DEFAULT_TRAIN_CONFIG.out }, baseDir: process.cwd() };
+  const quiet = flags.quiet === true;
+  const say = (text: string) => quiet || process.stderr.write(text + "\n");
+  const started = nodeHost.now();
+  const { dir, step } = await runTrainingJob(nodeHost, source, {
+    variant: variantOf(flags),
+    nodeModules: fileURLToPath(new URL("../node_modules", import.meta.url)), // src/ and build/ both sit beside it
+    onResume: (s) => say(`resuming from the checkpoint at step ${s}`),
+    onLog: (l) => {
+      const seconds = ((nodeHost.now() - started) / 1000).toFixed(0);
+      if (l.heldout_loss !== undefined) say(`step ${l.step}  held-out loss ${l.heldout_loss.toFixed(4)}  (${seconds} s)`);
+      else say(`step ${l.step}  loss ${l.loss?.toFixed(4)}  grad norm ${l.grad_norm?.toFixed(3)}  lr ${l.lr?.toExponential(2)}`);
+    },
+  });
+  say(`trained to step ${step}: checkpoints and log.jsonl in ${dir}`);
+}
+
 async function exampleCommand(args: string[]): Promise<void> {
   const [name, ...rest] = args;
   const make = exampleCases[name as keyof typeof exampleCases];
@@ -130,12 +158,60 @@ async function exampleCommand(args: string[]): Promise<void> {
   process.stdout.write(`wrote ${join("case.json")}, weights.safetensors, data.safetensors (true λ = ${c.trueLambda})\n`);
 }
 
+/**
+ * `llc heads`: previous-token, induction and ablation scores of every head at
+ * checkpoints of a training run (src/analysis/heads.ts), one table per checkpoint.
+ */
+async function headsCommand(args: string[]): Promise<void> {
+  const flags = parseFlags(args, { run: "value", steps: "value", data: "value", sequences: "value" });
+  if (typeof flags.run !== "string") throw new UsageError("heads: --run DIR is required (a run directory made by llc train)");
+  const dataName = flags.data ?? "mix";
+  if (dataName !== "mix" && dataName !== "prose" && dataName !== "code") throw new UsageError(`--data: expected mix, prose or code, got ${JSON.stringify(dataName)}`);
+  const sequencesText = flags.sequences ?? "64";
+  const sequences = typeof sequencesText === "string" && /^[0-9]+$/.test(sequencesText) ? Number(sequencesText) : NaN;
+  if (!Number.isSafeInteger(sequences) || sequences < 1) throw new UsageError(`--sequences: expected an integer >= 1, got ${JSON.stringify(sequencesText)}`);
+  const { readdir } = await import("node:fs/promises");
+  const heads = await import("./analysis/heads.ts");
+  const { runFiles } = await import("./train.ts");
+  const dir = flags.run;
+  if (!(await nodeHost.exists(dir))) throw new Error(`heads: run directory ${dir} does not exist`);
+  const checkpointDir = `${dir}/checkpoints`;
+  const names = await readdir(checkpointDir).catch(() => {
+    throw new Error(`heads: ${checkpointDir} is missing; expected a run directory made by llc train`);
+  });
+  const available = names.map(heads.checkpointStepOf).filter((s): s is number => s !== undefined).sort((a, b) => a - b);
+  if (available.length === 0) throw new Error(`heads: no checkpoints (step-NNNNNN.safetensors) in ${checkpointDir}`);
+  let steps: number[];
+  try {
+    steps = heads.selectCheckpointSteps(String(flags.steps ?? "last"), available);
+  } catch (e) {
+    throw new UsageError(`--steps: ${(e as Error).message}`);
+  }
+  const dataPath = `${dir}/data/${dataName}-heldout.safetensors`;
+  if (!(await nodeHost.exists(dataPath))) throw new Error(`heads: ${dataPath} is missing; the run's data directory holds the held-out token files`);
+  const dataBytes = await nodeHost.readBytes(dataPath);
+  const wasm = await WebAssembly.compile(await nodeHost.wasmBytes("simd"));
+  for (const step of steps) {
+    const path = runFiles(dir).checkpoint(step);
+    const checkpoint = heads.readCheckpoint(await nodeHost.readBytes(path), path);
+    const data = heads.readHeldout(dataBytes, dataPath, checkpoint);
+    const scores = heads.headScores(await createEngine(wasm, "simd"), checkpoint.model, checkpoint.weights, data, { maxSequences: sequences });
+    process.stdout.write(
+      `step ${step}: ${dataName} held-out loss ${scores.baseLoss.toFixed(4)} on ${scores.sequences} sequences of ${scores.seqLen}; ` +
+        `induction on ${scores.inductionSequences} random sequences repeated after k = ${scores.inductionHalf}\n` +
+        heads.formatHeadTable(scores.heads) + "\n",
+    );
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
     if (command === "estimate") await estimateCommand(args);
     else if (command === "table") await tableCommand(args);
+    else if (command === "train") await trainCommand(args);
     else if (command === "example") await exampleCommand(args);
+    else if (command === "heads") await headsCommand(args);
     else if (command === "help" || command === "--help" || command === undefined) process.stdout.write(USAGE + "\n");
     else throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     return 0;

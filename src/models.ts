@@ -103,15 +103,25 @@ export interface ModelPlan {
   readonly maxBatch: number;
 }
 
+export interface PlanOptions {
+  /**
+   * Transformer only: keep every layer's attention pattern [batch, n_heads, T, T]
+   * (plan word TFL_PATTERN) after a forward pass, for reading head behaviour.
+   * Default false: the plan keeps only the softmax row statistics [batch, n_heads, T, 2]
+   * and the backward recomputes the pattern from them (same bits either way).
+   */
+  keepPatterns?: boolean;
+}
+
 /**
  * Write a model plan for batches of up to `maxBatch` rows whose parameters and
  * gradients live at `params` and `grads` (arena addresses), allocating its
  * activation buffers and matmul scratch once.
  */
-export function planModel(engine: Engine, model: ModelConfig, layout: Layout, params: number, grads: number, maxBatch: number, seqLen?: number): ModelPlan {
+export function planModel(engine: Engine, model: ModelConfig, layout: Layout, params: number, grads: number, maxBatch: number, seqLen?: number, options: PlanOptions = {}): ModelPlan {
   if (model.kind === "transformer") {
     if (seqLen === undefined) throw new Error("planModel: a transformer plan needs the sequence length");
-    return planTransformer(engine, model, layout, params, grads, maxBatch, seqLen);
+    return planTransformer(engine, model, layout, params, grads, maxBatch, seqLen, options.keepPatterns ?? false);
   }
   const k = engine.kernels;
   const c = (name: string) => moduleConstant(engine, name);
@@ -175,7 +185,7 @@ export const LOGIT_CHUNK_FLOATS = 8 * 2 ** 20;
  * against an engine whose allocator only counts (so a plan too big for the
  * 4 GiB of a wasm32 memory can be reported before it is attempted).
  */
-export function plannedBytes(engine: Engine, model: ModelConfig, maxBatch: number, seqLen?: number): number {
+export function plannedBytes(engine: Engine, model: ModelConfig, maxBatch: number, seqLen?: number, options: PlanOptions = {}): number {
   let total = 0;
   const sink = new ArrayBuffer(1 << 16); // plan words land here; their values are not needed
   const counting: Engine = {
@@ -193,16 +203,18 @@ export function plannedBytes(engine: Engine, model: ModelConfig, maxBatch: numbe
     i32: (_p, n) => new Int32Array(sink, 0, Math.min(n, sink.byteLength / 4)),
     u32: (_p, n) => new Uint32Array(sink, 0, Math.min(n, sink.byteLength / 4)),
   };
-  planModel(counting, model, modelLayout(model), 0, 0, maxBatch, seqLen);
+  planModel(counting, model, modelLayout(model), 0, 0, maxBatch, seqLen, options);
   return total;
 }
 
 /**
  * The transformer's plan for batches of up to `maxBatch` sequences of `seqLen`
  * tokens: every activation assembly/transformer.ts keeps for its backward pass,
- * planned once (the pattern alone is batch·n_heads·T² floats per layer).
+ * planned once. Attention keeps its row statistics (batch·n_heads·T·2 floats per
+ * layer) and, only with `keepPatterns`, the pattern (batch·n_heads·T² floats per
+ * layer: 1 GiB at the paper's size, more than one block the allocator can give).
  */
-function planTransformer(engine: Engine, m: TransformerConfig, layout: Layout, params: number, grads: number, maxBatch: number, seqLen: number): ModelPlan {
+function planTransformer(engine: Engine, m: TransformerConfig, layout: Layout, params: number, grads: number, maxBatch: number, seqLen: number, keepPatterns: boolean): ModelPlan {
   const k = engine.kernels;
   const c = (name: string) => moduleConstant(engine, name);
   const rows = maxBatch * seqLen;
@@ -216,10 +228,14 @@ function planTransformer(engine: Engine, m: TransformerConfig, layout: Layout, p
   const useLN = m.normalization === "LN";
   const shortformer = m.positional_embedding === "shortformer";
 
+  // Logits are made a chunk of sequences at a time, at most ~8M floats (32 MB) per buffer,
+  // so the unembed's three products (logits, ∂W_U, ∂x) run on chunkRows rows, not all.
+  const chunkSequences = Math.max(1, Math.min(maxBatch, Math.floor(LOGIT_CHUNK_FLOATS / (seqLen * m.d_vocab))));
+  const chunkRows = chunkSequences * seqLen;
   const shapes: [number, number, number][] = [
-    [rows, width, m.d_model], [rows, m.d_model, width], [rows, m.d_vocab, m.d_model], // forward A·B
-    [m.d_model, m.d_vocab, rows], [width, m.d_model, rows], [m.d_model, width, rows], // Aᵀ·B
-    [rows, m.d_model, m.d_vocab], [rows, width, m.d_model], [rows, m.d_model, width], // A·Bᵀ
+    [rows, width, m.d_model], [rows, m.d_model, width], [chunkRows, m.d_vocab, m.d_model], // forward A·B
+    [m.d_model, m.d_vocab, chunkRows], [width, m.d_model, rows], [m.d_model, width, rows], // Aᵀ·B
+    [chunkRows, m.d_model, m.d_vocab], [rows, width, m.d_model], [rows, m.d_model, width], // A·Bᵀ
   ];
   const scratch = Math.max(k.attentionScratchBytes(seqLen, m.d_head), ...shapes.map(([a, b, d]) => k.matmulScratchBytes(a, b, d)));
   set(c("PLAN_KIND"), c("MODEL_TRANSFORMER"));
@@ -259,7 +275,8 @@ function planTransformer(engine: Engine, m: TransformerConfig, layout: Layout, p
     set(field("TFL_RSTD"), useLN ? activations(rows) : 0);
     set(field("TFL_QK_IN"), shortformer ? activations(rows * m.d_model) : x);
     for (const t of ["TFL_Q", "TFL_K", "TFL_V", "TFL_Z"]) set(field(t), activations(rows * width));
-    set(field("TFL_PATTERN"), activations(maxBatch * m.n_heads * seqLen * seqLen));
+    set(field("TFL_STATS"), activations(maxBatch * m.n_heads * seqLen * 2));
+    set(field("TFL_PATTERN"), keepPatterns ? activations(maxBatch * m.n_heads * seqLen * seqLen) : 0);
     for (const p of ["TFL_PACKED_Q", "TFL_PACKED_K", "TFL_PACKED_V"]) set(field(p), activations(m.d_model * width));
   }
   const residFinal = activations(rows * m.d_model);
@@ -267,8 +284,6 @@ function planTransformer(engine: Engine, m: TransformerConfig, layout: Layout, p
   set(c("TF_FINAL_X"), useLN ? activations(rows * m.d_model) : residFinal);
   set(c("TF_FINAL_MEAN"), useLN ? activations(rows) : 0);
   set(c("TF_FINAL_RSTD"), useLN ? activations(rows) : 0);
-  // Logits are made a chunk of sequences at a time, at most ~8M floats (32 MB) per buffer.
-  const chunkSequences = Math.max(1, Math.min(maxBatch, Math.floor(LOGIT_CHUNK_FLOATS / (seqLen * m.d_vocab))));
   set(c("TF_CHUNK_SEQUENCES"), chunkSequences);
   set(c("TF_LOGITS"), activations(chunkSequences * seqLen * m.d_vocab));
   set(c("TF_D_LOGITS"), activations(chunkSequences * seqLen * m.d_vocab));

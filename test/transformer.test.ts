@@ -6,7 +6,7 @@ import * as assert from "uvu/assert";
 import { VARIANTS, loadEngine, seededUniform, mulberry32 } from "./helpers.ts";
 import type { Engine, Variant } from "../src/engine.ts";
 import { parseConfig, type TransformerConfig } from "../src/config.ts";
-import { modelLayout, planModel, moduleConstant } from "../src/models.ts";
+import { modelLayout, planModel, moduleConstant, plannedBytes, type PlanOptions } from "../src/models.ts";
 import { estimate, prepareEstimate, InputError } from "../src/estimator.ts";
 import { referenceLogits, referenceLoss, type Params } from "./reference/transformer.ts";
 import type { Tensor } from "../src/io/safetensors.ts";
@@ -42,11 +42,11 @@ function randomTokens(m: TransformerConfig, batch: number, T: number, seed: numb
 }
 
 interface Setup { engine: Engine; plan: number; run(withGrad: boolean): number; logits(): Float32Array; grads(): Float32Array; setWeights(a: Float32Array): void; setTokens(t: number[][]): void }
-async function setup(variant: Variant, m: TransformerConfig, batch: number, T: number): Promise<Setup> {
+async function setup(variant: Variant, m: TransformerConfig, batch: number, T: number, options?: PlanOptions): Promise<Setup> {
   const engine = await loadEngine(variant);
   const layout = modelLayout(m);
   const params = engine.allocF32(layout.padded), grads = engine.allocF32(layout.padded);
-  const plan = planModel(engine, m, layout, params, grads, batch, T);
+  const plan = planModel(engine, m, layout, params, grads, batch, T, options);
   const tokens = engine.allocI32(batch * T);
   const logitsAt = engine.i32(plan.address, 64)[moduleConstant(engine, "TF_LOGITS")];
   return {
@@ -112,6 +112,66 @@ for (const [label, change] of VARIANTS_OF_MODEL) {
     }
   });
 }
+
+test("keepPatterns: loss and gradients bit-identical with and without stored patterns (both builds); the pattern is TL's", async () => {
+  for (const [label, change] of VARIANTS_OF_MODEL) {
+    const m = { ...base, ...change };
+    const batch = 3, T = 9;
+    const { arena } = randomParams(m, 51);
+    const tokens = randomTokens(m, batch, T, 52);
+    for (const variant of VARIANTS) {
+      const results = [];
+      for (const keepPatterns of [false, true]) {
+        const s = await setup(variant, m, batch, T, { keepPatterns });
+        s.setWeights(arena);
+        s.setTokens(tokens);
+        const layer0 = moduleConstant(s.engine, "TF_LAYER0"), layerWords = moduleConstant(s.engine, "TF_LAYER_WORDS");
+        const words = s.engine.i32(s.plan, layer0 + m.n_layers * layerWords);
+        const patternAt = (l: number) => words[layer0 + l * layerWords + moduleConstant(s.engine, "TFL_PATTERN")];
+        const statsAt = (l: number) => words[layer0 + l * layerWords + moduleConstant(s.engine, "TFL_STATS")];
+        for (let l = 0; l < m.n_layers; l++) {
+          assert.ok(statsAt(l) > 0, `${label}: layer ${l} has row statistics`);
+          assert.is(patternAt(l) !== 0, keepPatterns, `${label}: layer ${l} pattern planned only with keepPatterns`);
+        }
+        const lossOnly = s.run(false);
+        const loss = s.run(true);
+        assert.ok(Object.is(lossOnly, loss), `${label} ${variant}: the loss does not depend on withGrad`);
+        if (keepPatterns) {
+          // Rows of the stored pattern are causal softmaxes (sum 1, +0 after the diagonal).
+          const P = s.engine.f32(patternAt(m.n_layers - 1), batch * m.n_heads * T * T);
+          for (let r = 0; r < batch * m.n_heads * T; r++) {
+            const i = r % T;
+            let sum = 0;
+            for (let j = 0; j < T; j++) {
+              if (j > i) assert.ok(Object.is(P[r * T + j], 0));
+              else sum += P[r * T + j];
+            }
+            assert.ok(Math.abs(sum - 1) < 1e-5, `${label}: pattern row sums to ${sum}`);
+          }
+        }
+        results.push({ loss, grads: new Uint32Array(s.grads().buffer) });
+      }
+      assert.ok(Object.is(results[0].loss, results[1].loss), `${label} ${variant}: loss ${results[0].loss} vs ${results[1].loss}`);
+      assert.equal(results[0].grads, results[1].grads, `${label} ${variant}: gradients`);
+    }
+  }
+});
+
+test("keepPatterns: plannedBytes adds exactly the patterns; the paper's size at batch 32 fits without them", async () => {
+  const engine = await loadEngine("simd");
+  const m = { ...base };
+  const [B, T] = [4, 9];
+  const lean = plannedBytes(engine, m, B, T), keeping = plannedBytes(engine, m, B, T, { keepPatterns: true });
+  const patternBytes = Math.ceil((B * m.n_heads * T * T * 4) / 16) * 16;
+  assert.is(keeping - lean, m.n_layers * patternBytes);
+  const paper: TransformerConfig = {
+    kind: "transformer", n_layers: 2, n_heads: 8, d_model: 256, d_head: 32, n_ctx: 1024, d_vocab: 5000,
+    normalization: "LN", positional_embedding: "shortformer", attn_bias: true, unembed_bias: true,
+  };
+  const paperLean = plannedBytes(engine, paper, 32, 1024);
+  assert.is(plannedBytes(engine, paper, 32, 1024, { keepPatterns: true }) - paperLean, 2 * 32 * 8 * 1024 * 1024 * 4);
+  assert.ok(paperLean < 2 ** 30, `paper size plans ${paperLean} bytes without patterns`);
+});
 
 test("sequences of n_ctx = 1024 run and match the reference loss", async () => {
   const m = { ...base, n_layers: 1, n_heads: 2, d_model: 8, d_head: 4, n_ctx: 1024, d_vocab: 16 };

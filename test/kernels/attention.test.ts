@@ -1,7 +1,8 @@
 // Causal multi-head attention (assembly/attention.ts) against a plain-f64 JS
 // reference, central finite differences of that reference, a bit-exact JS replay
-// of the kernel's documented f32 operation sequence, and the SIMD build against
-// the scalar build, over odd shapes (batch 1..3, pos 1..37, n_heads 1..3,
+// of the kernel's documented f32 operation sequence, the SIMD build against
+// the scalar build, and the backward that recomputes the pattern from the row
+// statistics against the one that reads the stored pattern, over odd shapes (batch 1..3, pos 1..37, n_heads 1..3,
 // d_head 1..9 and a few larger ones, so every tail of the 4-row blocks and the
 // 8/4-column tiles occurs), with guard words around every output and scratch.
 //
@@ -58,7 +59,13 @@ const qkvIndex = (T: number, H: number, D: number) => (b: number, i: number, h: 
 // ── the kernels, run with guards ────────────────────────────────────────────
 
 interface Inputs { q: Float32Array; k: Float32Array; v: Float32Array; dz: Float32Array }
-interface Outputs { z: Float32Array; pattern: Float32Array; dq: Float32Array; dk: Float32Array; dv: Float32Array }
+interface Outputs { z: Float32Array; pattern: Float32Array; stats: Float32Array; dq: Float32Array; dk: Float32Array; dv: Float32Array }
+/**
+ * "pattern": the forward writes the pattern and the row statistics, the backward
+ * reads the pattern. "recompute": no pattern anywhere (pointer 0), the backward
+ * recomputes it from q, k and the statistics.
+ */
+type Mode = "pattern" | "recompute";
 
 function makeInputs([B, T, H, D]: Shape, seed: number): Inputs {
   const n = B * T * H * D;
@@ -81,27 +88,32 @@ function read(engine: Engine, ptr: number, n: number, what: string): Float32Arra
 }
 
 /**
- * Forward, then backward with the kernel's own pattern, in a fresh heap. Outputs
- * start as NaN garbage (so "written" is checked), inputs sit `misalign` bytes off
- * a 16-byte boundary, and a guard follows the attentionScratchBytes region.
+ * Forward, then backward with the kernel's own pattern (or, mode "recompute",
+ * its own row statistics and no pattern), in a fresh heap. Outputs start as NaN
+ * garbage (so "written" is checked), inputs sit `misalign` bytes off a 16-byte
+ * boundary, and a guard follows the attentionScratchBytes region.
  */
-function runKernels(engine: Engine, shape: Shape, inputs: Inputs, misalign = 0, backward = true): Outputs {
+function runKernels(engine: Engine, shape: Shape, inputs: Inputs, misalign = 0, backward = true, mode: Mode = "pattern"): Outputs {
   const [B, T, H, D] = shape;
   const k = engine.kernels;
   k.resetHeap();
-  const n = B * T * H * D, np = B * H * T * T;
+  const n = B * T * H * D, np = B * H * T * T, ns = B * H * T * 2;
   const garbage = (len: number) => new Float32Array(len).fill(NaN);
   const pq = place(engine, inputs.q, misalign), pk = place(engine, inputs.k, (misalign + 4) % 16), pv = place(engine, inputs.v, (misalign + 8) % 16);
   const pdz = place(engine, inputs.dz, misalign);
-  const pz = place(engine, garbage(n), (misalign + 12) % 16), pp = place(engine, garbage(np), misalign);
+  const pz = place(engine, garbage(n), (misalign + 12) % 16), pp = mode === "pattern" ? place(engine, garbage(np), misalign) : 0;
+  const ps = place(engine, garbage(ns), (misalign + 4) % 16);
   const pdq = place(engine, garbage(n), misalign), pdk = place(engine, garbage(n), (misalign + 4) % 16), pdv = place(engine, garbage(n), (misalign + 8) % 16);
   const scratchBytes = k.attentionScratchBytes(T, D);
   assert.ok(scratchBytes >= 0, `attentionScratchBytes(${T}, ${D}) = ${scratchBytes}`);
   const pScratch = engine.alloc(scratchBytes + GUARD_FLOATS * 4);
   engine.u32(pScratch + scratchBytes, GUARD_FLOATS).fill(GUARD);
-  k.attentionForward(pz, pp, pq, pk, pv, B, T, H, D, pScratch);
-  if (backward) k.attentionBackward(pdq, pdk, pdv, pdz, pp, pq, pk, pv, B, T, H, D, pScratch);
-  const what = `${engine.variant} ${label(shape)}`;
+  const low = new Uint8Array(k.memory.buffer, 0, 1024).slice();
+  k.attentionForward(pz, pp, ps, pq, pk, pv, B, T, H, D, pScratch);
+  if (backward) k.attentionBackward(pdq, pdk, pdv, pdz, pp, ps, pq, pk, pv, B, T, H, D, pScratch);
+  const what = `${engine.variant} ${label(shape)} ${mode}`;
+  // A pattern pointer of 0 means "none": nothing may land at (or be read as) address 0.
+  assert.equal([...new Uint8Array(k.memory.buffer, 0, 1024)], [...low], `${what}: low memory changed`);
   assert.ok(engine.u32(pScratch + scratchBytes, GUARD_FLOATS).every((w) => w === GUARD), `${what}: wrote past attentionScratchBytes`);
   for (const [name, ptr, data] of [["q", pq, inputs.q], ["k", pk, inputs.k], ["v", pv, inputs.v], ["dz", pdz, inputs.dz]] as const) {
     assertSameBits(read(engine, ptr, n, `${what} ${name}`), data, `${what}: input ${name} unchanged`);
@@ -109,7 +121,8 @@ function runKernels(engine: Engine, shape: Shape, inputs: Inputs, misalign = 0, 
   const empty = new Float32Array(0);
   return {
     z: read(engine, pz, n, `${what} z`),
-    pattern: read(engine, pp, np, `${what} pattern`),
+    pattern: pp ? read(engine, pp, np, `${what} pattern`) : empty,
+    stats: read(engine, ps, ns, `${what} stats`),
     dq: backward ? read(engine, pdq, n, `${what} dq`) : empty,
     dk: backward ? read(engine, pdk, n, `${what} dk`) : empty,
     dv: backward ? read(engine, pdv, n, `${what} dv`) : empty,
@@ -186,7 +199,7 @@ function contractF32(shape: Shape, { q, k, v, dz }: Inputs): Outputs {
   const scale = fr(1 / Math.sqrt(D));
   const n = B * T * H * D;
   const z = new Float32Array(n), dq = new Float32Array(n), dk = new Float32Array(n), dv = new Float32Array(n);
-  const pattern = new Float32Array(B * H * T * T);
+  const pattern = new Float32Array(B * H * T * T), stats = new Float32Array(B * H * T * 2);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const P = (i: number, j: number) => ((b * H + h) * T + i) * T + j;
@@ -203,6 +216,8 @@ function contractF32(shape: Shape, { q, k, v, dz }: Inputs): Outputs {
         let sum = 0;
         for (let j = 0; j <= i; j++) sum = fr(sum + (s[j] = expReplay(fr(s[j] - m))));
         const inv = fr(1 / sum);
+        stats[((b * H + h) * T + i) * 2] = m;
+        stats[((b * H + h) * T + i) * 2 + 1] = inv;
         for (let j = 0; j <= i; j++) pattern[P(i, j)] = fr(s[j] * inv);
         for (let d = 0; d < D; d++) {
           let acc = 0;
@@ -235,7 +250,7 @@ function contractF32(shape: Shape, { q, k, v, dz }: Inputs): Outputs {
       }
     }
   }
-  return { z, pattern, dq, dk, dv };
+  return { z, pattern, stats, dq, dk, dv };
 }
 
 // ── exp ─────────────────────────────────────────────────────────────────────
@@ -380,7 +395,7 @@ for (const variant of VARIANTS) {
       const inputs = makeInputs(shape, 50 + s);
       const got = runKernels(engine, shape, inputs, ((s + 1) % 4) * 4);
       const want = contractF32(shape, inputs);
-      for (const key of ["z", "pattern", "dq", "dk", "dv"] as const) assertSameBits(got[key], want[key], `${variant} ${label(shape)} ${key}`);
+      for (const key of ["z", "pattern", "stats", "dq", "dk", "dv"] as const) assertSameBits(got[key], want[key], `${variant} ${label(shape)} ${key}`);
     });
   });
 }
@@ -395,14 +410,15 @@ function headLoss(q: Float64Array, k: Float64Array, v: Float64Array, G: Float64A
   return L;
 }
 
-for (const variant of VARIANTS) {
-  test(`${variant} attentionBackward: dq, dk, dv match central finite differences of the f64 reference`, () => {
+for (const variant of VARIANTS) for (const mode of ["pattern", "recompute"] as const) {
+  const how = mode === "pattern" ? "" : " (pattern recomputed from the row statistics)";
+  test(`${variant} attentionBackward${how}: dq, dk, dv match central finite differences of the f64 reference`, () => {
     const engine = engines.get(variant)!;
     const h = 1e-4;
     [...SHAPES, ...BIG_SHAPES].forEach((shape, s) => {
       const [B, T, H, D] = shape;
       const inputs = makeInputs(shape, 200 + s);
-      const out = runKernels(engine, shape, inputs, (s % 4) * 4);
+      const out = runKernels(engine, shape, inputs, (s % 4) * 4, true, mode);
       const at = qkvIndex(T, H, D);
       const big = T * D > 1000;
       const pick = seededUniform(7 + s);
@@ -535,6 +551,92 @@ test("pos 1024 (the largest context): SIMD == scalar bit for bit, scratch suffic
     let sum = 0;
     for (let j = 0; j <= i; j++) sum += a.pattern[i * 1024 + j];
     assert.ok(Math.abs(sum - 1) <= (i + 3) * 1.01 * U, `row ${i} sums to 1 + ${sum - 1}`);
+  }
+});
+
+// ── the backward without a stored pattern ───────────────────────────────────
+
+// Besides SHAPES: pos 1, 5, 37, 128 with d_head 1, 7, 32 (every combination).
+const RECOMPUTE_SHAPES: Shape[] = [
+  ...SHAPES, ...BIG_SHAPES,
+  [2, 1, 2, 7], [1, 1, 3, 32], [1, 5, 2, 1], [2, 5, 2, 7], [1, 5, 1, 32], [1, 37, 2, 7], [2, 37, 1, 32],
+  [1, 128, 2, 1], [1, 128, 1, 7],
+];
+
+for (const variant of VARIANTS) {
+  test(`${variant} recomputed pattern: z, stats, dq, dk, dv bit-identical with and without a stored pattern`, () => {
+    const engine = engines.get(variant)!;
+    RECOMPUTE_SHAPES.forEach((shape, s) => {
+      const inputs = makeInputs(shape, 600 + s);
+      const stored = runKernels(engine, shape, inputs, (s % 4) * 4, true, "pattern");
+      const recomputed = runKernels(engine, shape, inputs, ((s + 2) % 4) * 4, true, "recompute");
+      for (const key of ["z", "stats", "dq", "dk", "dv"] as const) assertSameBits(recomputed[key], stored[key], `${variant} ${label(shape)} ${key}`);
+      assert.is(recomputed.pattern.length, 0);
+    });
+  });
+
+  test(`${variant} recomputed pattern: bit-exact to the JS replay of the contract`, () => {
+    const engine = engines.get(variant)!;
+    [...SHAPES.slice(0, 12), [2, 37, 1, 32], [1, 5, 2, 7]].forEach((shape, s) => {
+      const inputs = makeInputs(shape as Shape, 700 + s);
+      const got = runKernels(engine, shape as Shape, inputs, (s % 4) * 4, true, "recompute");
+      const want = contractF32(shape as Shape, inputs);
+      for (const key of ["z", "stats", "dq", "dk", "dv"] as const) assertSameBits(got[key], want[key], `${variant} ${label(shape as Shape)} ${key}`);
+    });
+  });
+
+  test(`${variant} causality, both backward modes: q, k, v, dz after position t (even ±∞/NaN) leave z, stats and dq rows ≤ t bit-identical`, () => {
+    // The recomputed score strips of a row block include keys after some of its rows
+    // (masked lanes): poisoned later keys must not reach the earlier rows through them.
+    const engine = engines.get(variant)!;
+    for (const shape of [[2, 13, 2, 5], [1, 37, 1, 9], [1, 9, 2, 32]] as Shape[]) {
+      const [B, T, H, D] = shape;
+      const at = qkvIndex(T, H, D);
+      const inputs = makeInputs(shape, 800 + T);
+      for (const mode of ["pattern", "recompute"] as const) {
+        const base = runKernels(engine, shape, inputs, 0, true, mode);
+        for (let t = 0; t + 1 < T; t++) {
+          for (const poison of ["inf", "nan"] as const) {
+            const changed: Inputs = { q: inputs.q.slice(), k: inputs.k.slice(), v: inputs.v.slice(), dz: inputs.dz.slice() };
+            for (let b = 0; b < B; b++) for (let i = t + 1; i < T; i++) for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) {
+              for (const x of [changed.q, changed.k, changed.v, changed.dz]) x[at(b, i, h, d)] = poison === "inf" ? (d % 2 ? Infinity : -Infinity) : NaN;
+            }
+            const got = runKernels(engine, shape, changed, 4, true, mode);
+            const what = `${variant} ${mode} ${label(shape)} t=${t} ${poison}`;
+            for (let b = 0; b < B; b++) {
+              for (let h = 0; h < H; h++) {
+                const so = ((b * H + h) * T) * 2;
+                assertSameBits(got.stats.subarray(so, so + 2 * (t + 1)), base.stats.subarray(so, so + 2 * (t + 1)), `${what}: stats rows ≤ t`);
+                for (let i = 0; i <= t; i++) {
+                  const o = at(b, i, h, 0);
+                  assertSameBits(got.z.subarray(o, o + D), base.z.subarray(o, o + D), `${what}: z row ${i}`);
+                  assertSameBits(got.dq.subarray(o, o + D), base.dq.subarray(o, o + D), `${what}: dq row ${i}`);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+test("recomputed pattern: SIMD and scalar builds bit-identical (z, stats, dq, dk, dv)", () => {
+  RECOMPUTE_SHAPES.forEach((shape, s) => {
+    const inputs = makeInputs(shape, 900 + s);
+    const a = runKernels(engines.get("simd")!, shape, inputs, 8, true, "recompute");
+    const b = runKernels(engines.get("scalar")!, shape, inputs, 4, true, "recompute");
+    for (const key of ["z", "stats", "dq", "dk", "dv"] as const) assertSameBits(a[key], b[key], `simd vs scalar ${label(shape)} ${key}`);
+  });
+});
+
+test("pos 1024, recomputed pattern: equal to the stored-pattern backward in both builds", () => {
+  const shape: Shape = [1, 1024, 1, 8];
+  const inputs = makeInputs(shape, 1025);
+  const stored = runKernels(engines.get("simd")!, shape, inputs, 0, true, "pattern");
+  for (const variant of VARIANTS) {
+    const got = runKernels(engines.get(variant)!, shape, inputs, 4, true, "recompute");
+    for (const key of ["z", "stats", "dq", "dk", "dv"] as const) assertSameBits(got[key], stored[key], `${variant} ${label(shape)} ${key}`);
   }
 });
 

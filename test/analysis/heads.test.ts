@@ -1,0 +1,234 @@
+// Head behaviour scores (src/analysis/heads.ts): exact values under uniform
+// attention, a hand-built previous-token head, zero-ablation, determinism, and
+// `llc heads` on a tiny training run made by `llc train`.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadEngine, mulberry32, seededUniform, VARIANTS } from "../helpers.ts";
+import type { TransformerConfig } from "../../src/config.ts";
+import { findTensor } from "../../src/arena.ts";
+import { modelLayout } from "../../src/models.ts";
+import { formatHeadTable, headScores, selectCheckpointSteps, checkpointStepOf } from "../../src/analysis/heads.ts";
+
+function randomTokens(m: TransformerConfig, nSeq: number, T: number, seed: number) {
+  const u = mulberry32(seed);
+  return { tokens: Int32Array.from({ length: nSeq * T }, () => Math.floor(u() * m.d_vocab)), nSeq, seqLen: T };
+}
+
+/** Random weights (LN weights near 1), as test/transformer.test.ts makes them. */
+function randomArena(m: TransformerConfig, seed: number): Float32Array {
+  const layout = modelLayout(m);
+  const u = seededUniform(seed);
+  const arena = new Float32Array(layout.padded);
+  for (const t of layout.tensors) {
+    const isLnWeight = /ln(1|_final)\.w$/.test(t.name);
+    for (let i = 0; i < t.size; i++) arena[t.offset + i] = isLnWeight ? 1 + 0.2 * u() : 0.5 * u();
+  }
+  return arena;
+}
+
+function zeroTensor(m: TransformerConfig, arena: Float32Array, name: string) {
+  const t = findTensor(modelLayout(m), name)!;
+  arena.fill(0, t.offset, t.offset + t.size);
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+test("uniform causal attention (W_Q = W_K = 0, b_Q = b_K = 0): scores are the means of 1/(i+1)", async () => {
+  const m: TransformerConfig = {
+    kind: "transformer", n_layers: 2, n_heads: 2, d_model: 16, d_head: 8, n_ctx: 10, d_vocab: 13,
+    normalization: "LN", positional_embedding: "shortformer", attn_bias: true, unembed_bias: true,
+  };
+  const arena = randomArena(m, 1);
+  for (let l = 0; l < m.n_layers; l++)
+    for (const w of ["W_Q", "W_K", "b_Q", "b_K"]) zeroTensor(m, arena, `blocks.${l}.attn.${w}`);
+  const T = m.n_ctx, k = T / 2;
+  const scores = headScores(await loadEngine("simd"), m, arena, randomTokens(m, 5, T, 2), { batch: 2 });
+  const expectedPrevious = mean(range(1, T).map((i) => 1 / (i + 1)));
+  const expectedInduction = mean(range(k, 2 * k).map((i) => 1 / (i + 1)));
+  // Every score is 0, so each e^(s − max) = e^0 is exactly 1, row i's sum of i+1 ones is
+  // exact, and pattern[i, j] = f32(1/(i+1)): one rounding, relative error ≤ 2^−24. A mean
+  // of such values keeps that relative bound; the f64 sums add ~1e-16 more.
+  const tolerance = (expected: number) => 2 ** -24 * expected + 1e-14;
+  assert.is(scores.heads.length, 4);
+  for (const h of scores.heads) {
+    assert.ok(Math.abs(h.previousTokenScore - expectedPrevious) <= tolerance(expectedPrevious), `${h.layer}:${h.head} previous ${h.previousTokenScore} vs ${expectedPrevious}`);
+    assert.ok(Math.abs(h.inductionScore - expectedInduction) <= tolerance(expectedInduction), `${h.layer}:${h.head} induction ${h.inductionScore} vs ${expectedInduction}`);
+    assert.is(h.kind, "other");
+  }
+  assert.is(scores.inductionHalf, k);
+  assert.is(scores.sequences, 5);
+});
+
+// One layer, no LN, shortformer: W_pos puts position p on axis p (0..7) of the
+// query/key input only, W_E puts the token on axes 8..15. A head whose query at
+// position p is 60·e_{p−d} and whose key is 1·e_p scores 60/√8 ≈ 21 to key p − d
+// and 0 elsewhere, so pattern[i, i−d] = 1/(1 + i·e^−21) ≈ 1 (for i ≥ d; rows i < d
+// have query 0 and attend uniformly).
+//   head 0: d = 1, a previous-token head; its OV circuit copies the attended
+//           token's axes into the residual, so it matters for the loss;
+//   head 1: d = k − 1 = 3, which on [r_1..r_4, r_1..r_4] is exactly the induction
+//           target i − k + 1 (a positional stand-in for an induction head); W_O = 0;
+//   head 2: W_Q = W_K = 0 (uniform attention), W_O = 0.
+function handBuiltModel(): { m: TransformerConfig; arena: Float32Array } {
+  const m: TransformerConfig = {
+    kind: "transformer", n_layers: 1, n_heads: 3, d_model: 16, d_head: 8, n_ctx: 8, d_vocab: 11,
+    normalization: null, positional_embedding: "shortformer", attn_bias: false, unembed_bias: false,
+  };
+  const layout = modelLayout(m);
+  const arena = new Float32Array(layout.padded);
+  const at = (name: string) => findTensor(layout, name)!.offset;
+  const [D, dh] = [m.d_model, m.d_head];
+  for (let t = 0; t < m.d_vocab; t++) arena[at("embed.W_E") + t * D + 8 + (t % 8)] = 1;
+  for (let p = 0; p < m.n_ctx; p++) arena[at("pos_embed.W_pos") + p * D + p] = 1;
+  // W_Q/W_K/W_V [H, d_model, d_head], W_O [H, d_head, d_model]
+  const set = (name: string, head: number, row: number, col: number, value: number) =>
+    (arena[at(`blocks.0.attn.${name}`) + head * D * dh + row * (name === "W_O" ? D : dh) + col] = value);
+  const attendBack = (head: number, distance: number) => {
+    for (let p = 0; p < m.n_ctx; p++) {
+      set("W_K", head, p, p, 1);
+      if (p >= distance) set("W_Q", head, p, p - distance, 60);
+    }
+  };
+  attendBack(0, 1);
+  attendBack(1, m.n_ctx / 2 - 1);
+  for (let e = 0; e < dh; e++) {
+    for (const head of [0, 1, 2]) set("W_V", head, 8 + e, e, 1 + head); // values everywhere …
+    set("W_O", 0, e, 8 + e, 1); // … but only head 0 writes them out
+  }
+  for (let d = 8; d < D; d++) for (let t = 0; t < m.d_vocab; t++) arena[at("unembed.W_U") + d * m.d_vocab + t] = (d - 8 === (t + 1) % 8 ? 2 : 0) + 0.1 * ((d * t) % 3);
+  return { m, arena };
+}
+
+test("hand-built heads: previous-token > 0.9 and labelled so; the induction target is i − k + 1; a uniform head is other", async () => {
+  const { m, arena } = handBuiltModel();
+  const scores = headScores(await loadEngine("simd"), m, arena, randomTokens(m, 6, m.n_ctx, 3), { batch: 4 });
+  const [h0, h1, h2] = scores.heads;
+  assert.ok(h0.previousTokenScore > 0.9, `head 0:0 previous-token score ${h0.previousTokenScore}`);
+  assert.ok(h0.inductionScore < 0.01, `head 0:0 induction score ${h0.inductionScore}`);
+  assert.is(h0.kind, "previous-token");
+  assert.ok(h1.inductionScore > 0.9, `head 0:1 induction score ${h1.inductionScore}`);
+  assert.ok(h1.previousTokenScore < 0.4, `head 0:1 previous-token score ${h1.previousTokenScore}`);
+  assert.is(h1.kind, "induction");
+  assert.ok(h2.previousTokenScore < 0.3 && h2.inductionScore < 0.3, `head 0:2 ${h2.previousTokenScore}, ${h2.inductionScore}`);
+  assert.is(h2.kind, "other");
+});
+
+test("ablating a head whose W_O slice is zero changes nothing; ablating one that writes does", async () => {
+  const { m, arena } = handBuiltModel();
+  const scores = headScores(await loadEngine("simd"), m, arena, randomTokens(m, 6, m.n_ctx, 3), { batch: 4 });
+  const [h0, h1, h2] = scores.heads;
+  // The ablated weights are the same bits as the intact ones, so the loss is too.
+  assert.is(h1.ablationDelta, 0);
+  assert.is(h2.ablationDelta, 0);
+  assert.ok(h0.ablationDelta !== 0 && Number.isFinite(h0.ablationDelta), `head 0:0 Δloss ${h0.ablationDelta}`);
+  assert.ok(Number.isFinite(scores.baseLoss) && scores.baseLoss > 0);
+});
+
+test("deterministic: repeated calls, both engine builds and any batch size give the same scores", async () => {
+  const m: TransformerConfig = {
+    kind: "transformer", n_layers: 2, n_heads: 3, d_model: 16, d_head: 8, n_ctx: 12, d_vocab: 17,
+    normalization: "LN", positional_embedding: "standard", attn_bias: true, unembed_bias: true,
+  };
+  const arena = randomArena(m, 4);
+  const data = randomTokens(m, 7, m.n_ctx, 5);
+  const engine = await loadEngine("simd");
+  const first = headScores(engine, m, arena, data, { batch: 3, seed: 9 });
+  assert.equal(headScores(engine, m, arena, data, { batch: 3, seed: 9 }), first);
+  assert.equal(headScores(await loadEngine(VARIANTS[1]), m, arena, data, { batch: 3, seed: 9 }), first, "scalar build = SIMD build");
+  // Patterns do not depend on the batching, and per-sequence sums are added in sequence
+  // order, so the attention scores are the same bits; the loss means differ only by f64 rounding.
+  const whole = headScores(engine, m, arena, data, { batch: 7, seed: 9 });
+  whole.heads.forEach((h, i) => {
+    assert.is(h.previousTokenScore, first.heads[i].previousTokenScore);
+    assert.is(h.inductionScore, first.heads[i].inductionScore);
+  });
+  assert.ok(Math.abs(whole.baseLoss - first.baseLoss) <= 1e-6 * first.baseLoss, `${whole.baseLoss} vs ${first.baseLoss}`);
+  // Another seed draws other induction tokens.
+  assert.not.equal(headScores(engine, m, arena, data, { batch: 3, seed: 10 }).heads.map((h) => h.inductionScore), first.heads.map((h) => h.inductionScore));
+  const other = headScores(engine, m, arena, data, { maxSequences: 2 });
+  assert.is(other.sequences, 2);
+});
+
+test("formatHeadTable aligns columns; step selection and checkpoint names", () => {
+  const table = formatHeadTable([
+    { layer: 0, head: 0, previousTokenScore: 0.91234, inductionScore: 0.01, ablationDelta: 0.5, kind: "previous-token" },
+    { layer: 1, head: 10, previousTokenScore: 0.1, inductionScore: 0.75, ablationDelta: -0.00123, kind: "induction" },
+  ]);
+  const lines = table.trimEnd().split("\n");
+  assert.is(lines.length, 3);
+  assert.match(lines[0], /^head\s+prev-token\s+induction\s+Δloss\s+kind$/);
+  assert.match(lines[1], /^0:0\s+0\.912\s+0\.010\s+\+0\.5000\s+previous-token$/);
+  assert.match(lines[2], /^1:10\s+0\.100\s+0\.750\s+-0\.0012\s+induction$/);
+  assert.is(lines[1].indexOf("0.912") + 5, lines[0].indexOf("prev-token") + 10, "numbers right-aligned under their header");
+
+  assert.is(checkpointStepOf("step-000120.safetensors"), 120);
+  assert.is(checkpointStepOf("optimizer.safetensors"), undefined);
+  const available = [0, 100, 200];
+  assert.equal(selectCheckpointSteps("last", available), [200]);
+  assert.equal(selectCheckpointSteps("all", available), available);
+  assert.equal(selectCheckpointSteps("200,0", available), [0, 200]);
+  assert.throws(() => selectCheckpointSteps("150", available), /no checkpoint at step 150 \(checkpoints: 0, 100, 200\)/);
+  assert.throws(() => selectCheckpointSteps("latest", available), /expected last, all or a comma-separated list of steps, got "latest"/);
+});
+
+// ------------------------------------------------------------ llc heads, end to end
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const llc = (args: string[]) => spawnSync(process.execPath, [join(root, "bin/llc.mjs"), ...args], { encoding: "utf8" });
+const dir = mkdtempSync(join(tmpdir(), "llc-heads-"));
+const runDir = join(dir, "run");
+
+test("llc heads on a tiny run: last step by default, --steps all, bad --steps exits 2", () => {
+  const build = spawnSync(process.execPath, [join(root, "scripts/build.mjs")], { cwd: root, encoding: "utf8" });
+  assert.is(build.status, 0, build.stderr);
+  const config = {
+    model: { kind: "transformer", n_layers: 2, n_heads: 2, d_model: 16, d_head: 8, n_ctx: 32, d_vocab: 300, normalization: "LN", positional_embedding: "shortformer" },
+    data: { vocab_size: 300, max_bytes_per_corpus: 100000 },
+    steps: 20, eval_every: 10, checkpoints: [0, 20], out: "run",
+  };
+  writeFileSync(join(dir, "cfg.json"), JSON.stringify(config));
+  const trained = llc(["train", "--config", join(dir, "cfg.json"), "--quiet"]);
+  assert.is(trained.status, 0, trained.stderr);
+
+  const rows = /^(\d+):(\d+)\s+(\d\.\d{3})\s+(\d\.\d{3})\s+([+-]\d+\.\d{4})\s+(previous-token|induction|other)$/gm;
+  const last = llc(["heads", "--run", runDir, "--sequences", "8"]);
+  assert.is(last.status, 0, last.stderr);
+  assert.match(last.stdout, /^step 20: mix held-out loss \d+\.\d{4} on 8 sequences of 32; induction on 8 random sequences repeated after k = 16$/m);
+  assert.not.match(last.stdout, /^step 0:/m);
+  assert.match(last.stdout, /^head\s+prev-token\s+induction\s+Δloss\s+kind$/m);
+  assert.equal([...last.stdout.matchAll(rows)].map((r) => `${r[1]}:${r[2]}`), ["0:0", "0:1", "1:0", "1:1"]);
+
+  const all = llc(["heads", "--run", runDir, "--steps", "all", "--data", "code", "--sequences", "4"]);
+  assert.is(all.status, 0, all.stderr);
+  const steps = [...all.stdout.matchAll(/^step (\d+): code held-out/gm)].map((m) => Number(m[1]));
+  assert.equal(steps, [0, 20]);
+  assert.is([...all.stdout.matchAll(rows)].length, 8);
+
+  const bad = llc(["heads", "--run", runDir, "--steps", "7"]);
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /--steps: no checkpoint at step 7 \(checkpoints: 0, 20\)/);
+  const garbled = llc(["heads", "--run", runDir, "--steps", "last,5"]);
+  assert.is(garbled.status, 2);
+  assert.match(garbled.stderr, /--steps: expected last, all or a comma-separated list of steps/);
+  const missing = llc(["heads", "--run", join(dir, "nowhere")]);
+  assert.is(missing.status, 1);
+  assert.match(missing.stderr, /run directory .*nowhere does not exist/);
+  const empty = join(dir, "empty-run");
+  mkdirSync(join(empty, "checkpoints"), { recursive: true });
+  const none = llc(["heads", "--run", empty]);
+  assert.is(none.status, 1);
+  assert.match(none.stderr, /no checkpoints \(step-NNNNNN\.safetensors\) in .*empty-run\/checkpoints/);
+  const noRun = llc(["heads"]);
+  assert.is(noRun.status, 2);
+  assert.match(noRun.stderr, /heads: --run DIR is required/);
+  const badData = llc(["heads", "--run", runDir, "--data", "poetry"]);
+  assert.is(badData.status, 2);
+  assert.match(badData.stderr, /--data: expected mix, prose or code, got "poetry"/);
+});
+
+test.run();
