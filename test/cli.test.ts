@@ -40,6 +40,21 @@ test("estimate on example files prints devinterp's keys and matches the in-memor
   assert.is(r.stderr, "", "--quiet prints nothing on stderr");
 });
 
+test("the same CLI entry runs under Deno and writes the same bytes as under Node (with 2 workers too)", () => {
+  const path = writeConfig("deno.json", (c) => Object.assign(c.sampler, { chains: 2, draws: 60 }));
+  const node = llc(["estimate", "--config", path, "--quiet"]);
+  assert.is(node.status, 0, node.stderr);
+  const denoBinary = existsSync(join(root, "node_modules/.bin/deno")) ? join(root, "node_modules/.bin/deno") : null;
+  const deno = (extra: string[]) => spawnSync(denoBinary ?? process.execPath,
+    [...(denoBinary ? [] : [join(root, "node_modules/deno/bin.cjs")]), "run", "-A", "--no-config", "--no-lock", join(root, "bin/llc.mjs"), "estimate", "--config", path, "--quiet", ...extra],
+    { encoding: "utf8", env: { ...process.env, NO_COLOR: "1", DENO_DIR: join(dir, "deno-cache") } });
+  for (const extra of [[], ["--workers", "2"]]) {
+    const r = deno(extra);
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout, node.stdout, `deno ${extra.join(" ")}`);
+  }
+});
+
 test("unknown arguments and commands exit 2 with usage", () => {
   const r = llc(["estimate", "--config", "x.json", "--chains", "3"]);
   assert.is(r.status, 2);
