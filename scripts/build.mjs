@@ -10,10 +10,12 @@ import { build } from "esbuild";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const force = process.argv.includes("--force");
 
+const wasiSources = join(root, "assembly/wasi"); // only build/llc-wasi.wasm depends on these
 function newest(dir) {
   let t = 0;
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
+    if (p === wasiSources) continue;
     const s = statSync(p);
     t = Math.max(t, s.isDirectory() ? newest(p) : s.mtimeMs);
   }
@@ -35,6 +37,11 @@ for (const target of ["simd", "scalar"]) {
     console.error(`asc: build/llc-${target}.wasm`);
     run(process.execPath, [asc, "--config", "asconfig.json", "--target", target]);
   }
+}
+// The WASI command (assembly/wasi/main.ts on the same kernels), from its own config.
+if (stale(["build/llc-wasi.wasm"], Math.max(asTime, newest(wasiSources), statSync(join(root, "asconfig.wasi.json")).mtimeMs))) {
+  console.error("asc: build/llc-wasi.wasm");
+  run(process.execPath, [asc, "--config", "asconfig.wasi.json", "--target", "wasi"]);
 }
 
 const tsTime = newest(join(root, "src"));
