@@ -206,3 +206,48 @@ export function datasetLoss(plan: usize, start: i32, count: i32): f64 {
 export function defaultNbeta(batch: f64): f64 {
   return batch <= 1 ? 1.0 : batch / Math.log(batch);
 }
+
+/**
+ * Write a chain plan from buffers the caller allocated — what src/sampler.ts
+ * createChainRunner writes from a JS host; hosts without JS (the WASI command,
+ * the self-test) call this, so the plan's layout is spelled out only here.
+ */
+export function chainPlanWrite(
+  plan: usize, model: usize, params: usize, wStar: usize, grads: usize, mask: usize,
+  precond: usize, wPrev: usize, dPrev: usize, noise: usize, arenaFloats: i32,
+  X: usize, Y: usize, n: i32, Xb: usize, Yb: usize, batch: i32, perm: usize, method: i32, records: usize,
+): void {
+  setWord(plan, CH_MODEL, <i32>model);
+  setWord(plan, CH_W, <i32>params);
+  setWord(plan, CH_W_STAR, <i32>wStar);
+  setWord(plan, CH_GRAD, <i32>grads);
+  setWord(plan, CH_MASK, <i32>mask);
+  setWord(plan, CH_PRECOND, <i32>precond);
+  setWord(plan, CH_W_PREV, <i32>wPrev);
+  setWord(plan, CH_D_PREV, <i32>dPrev);
+  setWord(plan, CH_NOISE, <i32>noise);
+  setWord(plan, CH_PARAMS, arenaFloats);
+  setWord(plan, CH_X, <i32>X);
+  setWord(plan, CH_Y, <i32>Y);
+  setWord(plan, CH_N, n);
+  setWord(plan, CH_XB, <i32>Xb);
+  setWord(plan, CH_YB, <i32>Yb);
+  setWord(plan, CH_BATCH, batch);
+  setWord(plan, CH_PERM, <i32>perm);
+  setWord(plan, CH_METHOD, method);
+  setWord(plan, CH_RECORDS, <i32>records);
+}
+
+/** The sampler's hyperparameters in a chain plan (ε, nβ, γ, λ_wd, σ, box (0: none), RMSprop α and eps). */
+export function chainHyperparametersWrite(
+  plan: usize, epsilon: f64, nbeta: f64, gamma: f64, weightDecay: f64, noiseLevel: f64, box: f64, alpha: f64, rmsEps: f64,
+): void {
+  setHyper(plan, CHF_EPSILON, epsilon);
+  setHyper(plan, CHF_NBETA, nbeta);
+  setHyper(plan, CHF_GAMMA, gamma);
+  setHyper(plan, CHF_WEIGHT_DECAY, weightDecay);
+  setHyper(plan, CHF_NOISE_LEVEL, noiseLevel);
+  setHyper(plan, CHF_BOX, box);
+  setHyper(plan, CHF_ALPHA, alpha);
+  setHyper(plan, CHF_RMS_EPS, rmsEps);
+}

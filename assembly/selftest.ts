@@ -25,12 +25,7 @@ import {
   MODEL_MLP, PLAN_KIND, PLAN_MAX_BATCH, PLAN_D_IN, PLAN_D_OUT, PLAN_PARAMS, PLAN_GRADS, PLAN_SCRATCH, PLAN_PRED, PLAN_DPRED,
   MLP_LAYERS, MLP_ACTIVATION, MLP_GRAD_A, MLP_GRAD_B, MLP_LAYER0, MLP_LAYER_WORDS,
 } from "./models";
-import {
-  CH_MODEL, CH_W, CH_W_STAR, CH_GRAD, CH_MASK, CH_PRECOND, CH_W_PREV, CH_D_PREV, CH_NOISE, CH_PARAMS, CH_X, CH_Y, CH_N,
-  CH_XB, CH_YB, CH_BATCH, CH_PERM, CH_METHOD, CH_RECORDS, CH_WORDS, CHAIN_PLAN_BYTES, RECORD_WORDS,
-  CHF_EPSILON, CHF_NBETA, CHF_GAMMA, CHF_WEIGHT_DECAY, CHF_NOISE_LEVEL, CHF_BOX, CHF_ALPHA, CHF_RMS_EPS,
-  chainReset, chainRun, datasetLoss,
-} from "./chain";
+import { CH_METHOD, CHAIN_PLAN_BYTES, RECORD_WORDS, chainPlanWrite, chainHyperparametersWrite, chainReset, chainRun, datasetLoss } from "./chain";
 
 const D_IN: i32 = 6;
 const HIDDEN: i32 = 12;
@@ -100,9 +95,6 @@ function setLayer(plan: usize, layer: i32, fanIn: i32, fanOut: i32, weight: i32,
 @inline function setWord(plan: usize, i: i32, v: i32): void {
   store<i32>(plan + (<usize>i << 2), v);
 }
-@inline function setHyper(plan: usize, i: i32, v: f64): void {
-  store<f64>(plan + (<usize>CH_WORDS << 2) + (<usize>i << 3), v);
-}
 
 /** Run `steps` steps of the chain in blocks, hashing every record; then the final weights. */
 function runAndHash(hash: u32, plan: usize, records: usize, w: usize, steps: i32): u32 {
@@ -155,33 +147,11 @@ export function selfTest(): u32 {
   // Chain plan (src/sampler.ts createChainRunner).
   const plan = alloc(<usize>CHAIN_PLAN_BYTES);
   const records = alloc(<usize>(BLOCK * RECORD_WORDS) << 3);
-  setWord(plan, CH_MODEL, <i32>model);
-  setWord(plan, CH_W, <i32>params);
-  setWord(plan, CH_W_STAR, <i32>wStar);
-  setWord(plan, CH_GRAD, <i32>grads);
-  setWord(plan, CH_MASK, <i32>mask);
-  setWord(plan, CH_PRECOND, <i32>f32s(PADDED));
-  setWord(plan, CH_W_PREV, <i32>f32s(PADDED));
-  setWord(plan, CH_D_PREV, <i32>f32s(PADDED));
-  setWord(plan, CH_NOISE, <i32>f32s(PADDED));
-  setWord(plan, CH_PARAMS, PADDED);
-  setWord(plan, CH_X, <i32>x);
-  setWord(plan, CH_Y, <i32>y);
-  setWord(plan, CH_N, ROWS);
-  setWord(plan, CH_XB, <i32>f32s(BATCH * D_IN));
-  setWord(plan, CH_YB, <i32>f32s(BATCH * D_OUT));
-  setWord(plan, CH_BATCH, BATCH);
-  setWord(plan, CH_PERM, <i32>alloc(<usize>ROWS << 2));
-  setWord(plan, CH_METHOD, METHOD_SGLD);
-  setWord(plan, CH_RECORDS, <i32>records);
-  setHyper(plan, CHF_EPSILON, 1e-3);
-  setHyper(plan, CHF_NBETA, 8);
-  setHyper(plan, CHF_GAMMA, 100);
-  setHyper(plan, CHF_WEIGHT_DECAY, 0.01);
-  setHyper(plan, CHF_NOISE_LEVEL, 1);
-  setHyper(plan, CHF_BOX, 0);
-  setHyper(plan, CHF_ALPHA, 0.99);
-  setHyper(plan, CHF_RMS_EPS, 0.1);
+  chainPlanWrite(
+    plan, model, params, wStar, grads, mask, f32s(PADDED), f32s(PADDED), f32s(PADDED), f32s(PADDED), PADDED,
+    x, y, ROWS, f32s(BATCH * D_IN), f32s(BATCH * D_OUT), BATCH, alloc(<usize>ROWS << 2), METHOD_SGLD, records,
+  );
+  chainHyperparametersWrite(plan, 1e-3, 8, 100, 0.01, 1, 0, 0.99, 0.1);
 
   let hash = FNV_OFFSET;
   // Init loss at w* over the first two batches in data order (devinterp's L0).

@@ -14,9 +14,7 @@ import {
 } from "../plan";
 import { POLY_K, POLY_POWERS, MLP_LAYERS, MLP_ACTIVATION, MLP_GRAD_A, MLP_GRAD_B, MLP_LAYER0, MLP_LAYER_WORDS } from "../models";
 import {
-  CH_MODEL, CH_W, CH_W_STAR, CH_GRAD, CH_MASK, CH_PRECOND, CH_W_PREV, CH_D_PREV, CH_NOISE, CH_PARAMS, CH_X, CH_Y, CH_N, CH_XB, CH_YB, CH_BATCH,
-  CH_PERM, CH_METHOD, CH_RECORDS, CH_WORDS, CHF_EPSILON, CHF_NBETA, CHF_GAMMA, CHF_WEIGHT_DECAY, CHF_NOISE_LEVEL, CHF_BOX, CHF_ALPHA, CHF_RMS_EPS,
-  CHAIN_PLAN_BYTES, RECORD_WORDS, REC_LOSS, REC_MALA, REC_GRAD_SQ, REC_NOISE_SQ, REC_DIST_SQ, REC_WEIGHT_SQ,
+  CH_RECORDS, CHAIN_PLAN_BYTES, RECORD_WORDS, chainPlanWrite, chainHyperparametersWrite, REC_LOSS, REC_MALA, REC_GRAD_SQ, REC_NOISE_SQ, REC_DIST_SQ, REC_WEIGHT_SQ,
   chainReset, chainRun, datasetLoss, defaultNbeta,
 } from "../chain";
 import { METHOD_SGLD, METHOD_RMSPROP_SGLD } from "../sgld";
@@ -466,34 +464,12 @@ export function runEstimate(c: Config, weightsFile: SafetensorsFile, dataFile: S
   memory.copy(wStarArena, wStar, <usize>P << 2);
   const maskArena = allocF32(P);
   memory.copy(maskArena, mask, <usize>P << 2);
-  setWord(plan, CH_MODEL, <i32>model);
-  setWord(plan, CH_W, <i32>params);
-  setWord(plan, CH_W_STAR, <i32>wStarArena);
-  setWord(plan, CH_GRAD, <i32>grads);
-  setWord(plan, CH_MASK, <i32>maskArena);
-  setWord(plan, CH_PRECOND, <i32>allocF32(P));
-  setWord(plan, CH_W_PREV, <i32>allocF32(P));
-  setWord(plan, CH_D_PREV, <i32>allocF32(P));
-  setWord(plan, CH_NOISE, <i32>allocF32(P));
-  setWord(plan, CH_PARAMS, <i32>P);
-  setWord(plan, CH_X, <i32>x.ptr);
-  setWord(plan, CH_Y, <i32>y.ptr);
-  setWord(plan, CH_N, <i32>n);
-  setWord(plan, CH_XB, <i32>allocF32(batch * dIn));
-  setWord(plan, CH_YB, <i32>allocF32(batch * dOut));
-  setWord(plan, CH_BATCH, <i32>batch);
-  setWord(plan, CH_PERM, <i32>allocI32(n));
-  setWord(plan, CH_METHOD, s.method == "rmsprop_sgld" ? METHOD_RMSPROP_SGLD : METHOD_SGLD);
-  setWord(plan, CH_RECORDS, <i32>allocF64(STEPS_PER_CALL * RECORD_WORDS));
-  const hypers = plan + (<usize>CH_WORDS << 2);
-  store<f64>(hypers + (<usize>CHF_EPSILON << 3), s.epsilon);
-  store<f64>(hypers + (<usize>CHF_NBETA << 3), nbeta);
-  store<f64>(hypers + (<usize>CHF_GAMMA << 3), s.gamma);
-  store<f64>(hypers + (<usize>CHF_WEIGHT_DECAY << 3), s.weightDecay);
-  store<f64>(hypers + (<usize>CHF_NOISE_LEVEL << 3), s.noiseLevel);
-  store<f64>(hypers + (<usize>CHF_BOX << 3), s.boxNull ? 0 : s.box);
-  store<f64>(hypers + (<usize>CHF_ALPHA << 3), s.alpha);
-  store<f64>(hypers + (<usize>CHF_RMS_EPS << 3), s.eps);
+  chainPlanWrite(
+    plan, model, params, wStarArena, grads, maskArena, allocF32(P), allocF32(P), allocF32(P), allocF32(P), <i32>P,
+    x.ptr, y.ptr, <i32>n, allocF32(batch * dIn), allocF32(batch * dOut), <i32>batch, allocI32(n),
+    s.method == "rmsprop_sgld" ? METHOD_RMSPROP_SGLD : METHOD_SGLD, allocF64(STEPS_PER_CALL * RECORD_WORDS),
+  );
+  chainHyperparametersWrite(plan, s.epsilon, nbeta, s.gamma, s.weightDecay, s.noiseLevel, s.boxNull ? 0 : s.box, s.alpha, s.eps);
 
   // L0 at w*: the first `chains` batches in data order (at most the data once), the full data, or given.
   memory.copy(params, wStar, <usize>P << 2);
