@@ -15,7 +15,7 @@ import type { Progress } from "./sampler.ts";
 
 const USAGE = `usage:
   llc estimate --config FILE [--out FILE] [--quiet] [--variant simd|scalar] [--workers N]
-                                                 --workers N: chains on N threads, same result (default: sampler.workers, 1)
+                                                 --workers N: chains on N threads, same result (default: sampler.workers; 0 = one per core)
   llc table [--quick] [--variant simd|scalar]     LLC of built-in models with known λ
   llc train [--config FILE | --out DIR] [--quiet] [--variant simd|scalar]
                                                  train the transformer (default config without --config; resumes after a kill)

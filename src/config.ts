@@ -368,6 +368,7 @@ export interface SamplerConfig {
   alpha: number;
   /** RMSprop eps (rmsprop_sgld only). */
   eps: number;
+  /** Chains run on this many workers (threads); 0 = one per core. The result is the same for any value. */
   workers: number;
 }
 
@@ -411,7 +412,7 @@ export const SAMPLER_DEFAULTS: SamplerConfig = Object.freeze({
   init_loss: "batches",
   alpha: 0.99,
   eps: 0.1,
-  workers: 1,
+  workers: 0,
 });
 
 const SAMPLER_KEYS = Object.keys(SAMPLER_DEFAULTS);
@@ -458,7 +459,7 @@ export function parseSamplerConfig(raw: unknown, path = "sampler"): SamplerConfi
     init_loss: orDefault(f.init_loss, d.init_loss, (v) => expectNumberOr(v, at("init_loss"), ["batches", "full"])),
     alpha: orDefault(f.alpha, d.alpha, (v) => expectNumber(v, at("alpha"), { greaterThan: 0, lessThan: 1 })),
     eps: orDefault(f.eps, d.eps, (v) => expectNumber(v, at("eps"), positive)),
-    workers: orDefault(f.workers, d.workers, (v) => expectInteger(v, at("workers"), atLeastOne)),
+    workers: orDefault(f.workers, d.workers, (v) => expectInteger(v, at("workers"), { min: 0 })),
   };
 }
 

@@ -58,7 +58,8 @@ export async function runEstimateJob(host: Host, configPath: string, options: Jo
 
   const variant = options.variant ?? "simd";
   const wasm = await host.wasmBytes(variant);
-  const workers = options.workers ?? config.sampler.workers;
+  // sampler.workers 0 (the default): one worker per core the host reports.
+  const workers = options.workers ?? (config.sampler.workers || host.cores?.() || 1);
   const save = async (result: EstimateResult) => {
     if (options.out) await host.writeText(options.out, resultJson({ ...result, job }));
   };

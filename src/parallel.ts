@@ -90,7 +90,8 @@ const canShare = () => typeof SharedArrayBuffer === "function" && (globalThis as
  * errors (see the top of this file); chains go to the first free worker.
  */
 export async function estimateParallel(config: EstimateConfig, inputs: EstimateInputs, options: ParallelOptions): Promise<EstimateResult> {
-  const workers = options.workers ?? config.sampler.workers;
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  const workers = options.workers ?? (config.sampler.workers || cores); // 0: one per core
   if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers: expected an integer >= 1, got ${workers}`);
   const variant = options.variant ?? "simd";
   const wasm = options.wasm instanceof WebAssembly.Module ? options.wasm : await WebAssembly.compile(options.wasm);

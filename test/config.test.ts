@@ -91,7 +91,7 @@ test("a minimal config gets every default filled in", () => {
       init_loss: "batches",
       alpha: 0.99,
       eps: 0.1,
-      workers: 1,
+      workers: 0,
     },
     restrict: null,
   };

@@ -107,7 +107,7 @@ test("rrr, 2 chains × 200 draws set in the UI: the page's λ̂ and traces are N
   await waitState(["done", "error", "diverged"]);
   assert.is(await state(), "done", await page.textContent("#errors") ?? "");
   const browser = await pageResult();
-  const { result: node } = await nodeEstimate("rrr", { chains: 2, draws: 200, workers: 2 });
+  const { result: node } = await nodeEstimate("rrr", { chains: 2, draws: 200 }); // the page's worker count is not part of the config
   assert.is(JSON.stringify(browser["llc/mean"]), JSON.stringify(node["llc/mean"]), "llc/mean");
   assert.is(JSON.stringify(browser["loss/trace"]), JSON.stringify(node["loss/trace"]), "loss/trace");
   assert.is(JSON.stringify(browser), JSON.stringify(node), "the whole result JSON");

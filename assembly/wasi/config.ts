@@ -43,7 +43,7 @@ export class SamplerSpec {
   initLossValue: f64 = 0;
   alpha: f64 = 0.99;
   eps: f64 = 0.1;
-  workers: f64 = 1;
+  workers: f64 = 0;
 }
 
 export class RestrictEntry {
@@ -370,7 +370,7 @@ function parseSampler(raw: JValue | null, path: string): SamplerSpec {
   }
   if ((v = f.get("alpha")) != null) s.alpha = expectNumber(v, path + ".alpha", "a finite number in (0, 1)", NO_BOUND, 0, 1);
   if ((v = f.get("eps")) != null) s.eps = expectNumber(v, path + ".eps", "a positive finite number", NO_BOUND, 0, NO_BOUND);
-  if ((v = f.get("workers")) != null) s.workers = expectInteger(v, path + ".workers", "an integer >= 1", 1, Infinity);
+  if ((v = f.get("workers")) != null) s.workers = expectInteger(v, path + ".workers", "an integer >= 0", 0, Infinity);
   return s;
 }
 

@@ -89,6 +89,10 @@ export class BrowserHost implements Host {
     return performance.now();
   }
 
+  cores(): number {
+    return navigator.hardwareConcurrency || 1;
+  }
+
   /** An object URL for a written file (e.g. an <a download> link); revoke it when done. */
   objectUrl(path: string, type = "application/octet-stream"): string {
     const bytes = this.files.get(this.url(path));

@@ -83,4 +83,5 @@ export const denoHost: Host = {
   resolve: (base, path) => joinAbsolute(dirname(base), path),
   wasmBytes: (variant) => readWasm(`llc-${variant}.wasm`),
   now: () => performance.now(),
+  cores: () => (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1,
 };

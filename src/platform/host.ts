@@ -15,4 +15,6 @@ export interface Host {
   /** Bytes of the engine's .wasm build. */
   wasmBytes(variant: "simd" | "scalar"): Promise<Uint8Array<ArrayBuffer>>;
   now(): number;
+  /** Logical cores available (the default number of workers); absent where unknown. */
+  cores?(): number;
 }

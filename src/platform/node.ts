@@ -3,6 +3,7 @@
 import { readFile, writeFile, rename, access, mkdir } from "node:fs/promises";
 import { dirname, resolve as resolvePath, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
+import { availableParallelism } from "node:os";
 import type { Host } from "./host.ts";
 
 // From src/platform/ the build is ../../build/; from a bundle in build/ it sits beside it.
@@ -37,4 +38,5 @@ export const nodeHost: Host = {
   resolve: (base, path) => (isAbsolute(path) ? path : resolvePath(dirname(base), path)),
   wasmBytes: async (variant) => new Uint8Array(await readFile(await firstExisting(wasmCandidates(`llc-${variant}.wasm`)))),
   now: () => performance.now(),
+  cores: () => availableParallelism(),
 };

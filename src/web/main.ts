@@ -272,7 +272,8 @@ function runConfig(base: EstimateConfig): EstimateConfig {
     return Number.isFinite(n) ? n : text; // a non-number goes to parseConfig as the string, to be named in its error
   };
   const sampler: Record<string, unknown> = { ...base.sampler };
-  for (const key of ["chains", "draws", "epsilon", "gamma", "workers"] as const) {
+  // Workers are how this page runs, not what it computes: they go to estimateParallel, not into the config.
+  for (const key of ["chains", "draws", "epsilon", "gamma"] as const) {
     const v = value(ui[key]);
     if (v !== undefined) sampler[key] = v;
   }
@@ -499,7 +500,9 @@ async function run(): Promise<void> {
     return;
   }
 
-  const { chains, draws, workers } = config.sampler;
+  const { chains, draws } = config.sampler;
+  const requested = Number(ui.workers.value);
+  const workers = Number.isInteger(requested) && requested >= 1 ? requested : navigator.hardwareConcurrency || 1;
   live = new LiveRun(chains, draws, initLoss, nbeta, base.trueLambda);
   resetCharts(chains, draws, base.trueLambda);
   controller = new AbortController();
@@ -575,7 +578,7 @@ function finish(result: EstimateResult | undefined, state: State, label: string,
     ["MALA accept", fmt(result["mala_accept/mean"])],
     ["L0 · nβ", `${fmt(result.init_loss, 5)} · ${fmt(result.nbeta)}`],
     ["elapsed", `${seconds(total)} (sampling ${seconds(sampling)})`],
-    ["workers", `${Math.min(result.config.sampler.workers, result.config.sampler.chains)} · ${result.engine.variant}`],
+    ["workers", `${Math.min(Number(ui.workers.value) || 1, result.config.sampler.chains)} · ${result.engine.variant}`],
   );
   ui.facts.replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
 
