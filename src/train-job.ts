@@ -4,7 +4,7 @@
 import type { Host } from "./platform/host.ts";
 import { createEngine, type Variant } from "./engine.ts";
 import {
-  ConfigError, expectArrayOf, expectInteger, expectNumber, expectNumberOr, expectObject, expectString,
+  ConfigError, expectArrayOf, expectInteger, expectNumber, expectNumberOr, expectObject, expectOneOf, expectString,
   joinField, parseJsonConfig, parseModel, type TransformerConfig,
 } from "./config.ts";
 import { prepareData, type DataSpec } from "./data/prepare.ts";
@@ -30,6 +30,7 @@ export const TRAIN_DEFAULTS = {
   eval_every: 100,
   eval_sequences: 128,
   repeat_every: 0,
+  repeat_source: "data" as const,
 };
 
 /** The model `llc train` trains by default (2 layers, attention only, as in Wang et al. 2024, smaller). */
@@ -50,7 +51,7 @@ export const DEFAULT_TRAIN_CONFIG = {
 const or = <T>(value: unknown, fallback: T, parse: (v: unknown) => T): T => (value === undefined ? fallback : parse(value));
 
 export function parseTrainConfig(raw: unknown): TrainConfig {
-  const keys = ["$schema", "comment", "name", "model", "data", "optimizer", "batch_size", "steps", "seed", "checkpoints", "eval_every", "eval_sequences", "repeat_every", "out"];
+  const keys = ["$schema", "comment", "name", "model", "data", "optimizer", "batch_size", "steps", "seed", "checkpoints", "eval_every", "eval_sequences", "repeat_every", "repeat_source", "out"];
   const f = expectObject(raw, "", keys);
   const model = parseModel(f.model, "model");
   if (model.kind !== "transformer") throw new ConfigError("model.kind", `expected "transformer" (llc train trains the language model), got ${JSON.stringify(model.kind)}`);
@@ -89,6 +90,7 @@ export function parseTrainConfig(raw: unknown): TrainConfig {
     eval_every: or(f.eval_every, d.eval_every, (v) => expectInteger(v, "eval_every", { min: 1 })),
     eval_sequences: or(f.eval_sequences, d.eval_sequences, (v) => expectInteger(v, "eval_sequences", { min: 1 })),
     repeat_every: or(f.repeat_every, d.repeat_every, (v) => expectInteger(v, "repeat_every", { min: 0 })),
+    repeat_source: or(f.repeat_source, d.repeat_source, (v) => expectOneOf(v, "repeat_source", ["data", "random"])),
     out: expectString(f.out ?? "run", "out", { nonEmpty: true }),
   };
   if (f.name !== undefined) config.name = expectString(f.name, "name");

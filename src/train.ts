@@ -84,12 +84,14 @@ export interface TrainRunSettings {
   eval_every: number;
   eval_sequences: number;
   /**
-   * Every k-th training sequence (by position in the data order) is replaced by its
-   * first half written twice, [x_1..x_h, x_1..x_h]: in-context copying that natural
-   * text offers only rarely at this scale, so induction heads (Olsson et al. 2022)
-   * form within minutes instead of hours. 0 turns it off.
+   * Every k-th training sequence (by position in the data order) is replaced by a
+   * half written twice, [x_1..x_h, x_1..x_h]: in-context copying that natural text
+   * offers only rarely at this scale (Olsson et al. 2022's induction task). 0 turns
+   * it off.
    */
   repeat_every: number;
+  /** Where the repeated half comes from: the sequence's own first half, or random tokens (Philox). */
+  repeat_source: "data" | "random";
 }
 
 /**
@@ -208,6 +210,7 @@ export async function trainTransformer(
   const batchTokens = engine.allocI32(B * T);
   const schedule = new Set(settings.checkpoints === "paper" ? checkpointSchedule(settings.steps) : settings.checkpoints);
   const o = settings.optimizer;
+  const repeatStream = moduleConstant(engine, "STREAM_USER");
 
   let step = 0;
   if (resume) {
@@ -255,7 +258,13 @@ export async function trainTransformer(
       const target = engine.i32(batchTokens + r * T * 4, T);
       if (settings.repeat_every > 0 && position % settings.repeat_every === settings.repeat_every - 1) {
         const half = T >> 1;
-        for (let p = 0; p < T; p++) target[p] = sequence[p % half];
+        if (settings.repeat_source === "random") {
+          // Uniform over the vocabulary but the separator (token 0), from counters (p, position).
+          for (let p = 0; p < half; p++) target[p] = 1 + (k.uniformBelow(m.d_vocab - 1, p, position, repeatStream, settings.seed >>> 0, 0x5e9) >>> 0);
+          for (let p = half; p < T; p++) target[p] = target[p - half];
+        } else {
+          for (let p = 0; p < T; p++) target[p] = sequence[p % half];
+        }
       } else {
         target.set(sequence);
       }

@@ -13,7 +13,7 @@ const model: TransformerConfig = {
   normalization: "LN", positional_embedding: "shortformer", attn_bias: true, unembed_bias: true,
 };
 const settings: TrainRunSettings = {
-  model, batch_size: 8, steps: 200, seed: 3, checkpoints: [0, 40, 100, 200], eval_every: 10, eval_sequences: 16, repeat_every: 0,
+  model, batch_size: 8, steps: 200, seed: 3, checkpoints: [0, 40, 100, 200], eval_every: 10, eval_sequences: 16, repeat_every: 0, repeat_source: "data",
   optimizer: { lr: 1e-2, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.05, max_grad_norm: 1, warmup_steps: 5 },
 };
 
