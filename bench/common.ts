@@ -149,3 +149,44 @@ export function fillUniform(view: Float32Array, seed: number): Float32Array {
   }
   return view;
 }
+
+// ---- Shared by the peer and roofline benches (bench/peers.bench.ts, bench/roofline.bench.ts) ----
+
+export type MatmulOp = "matmulAB" | "matmulABt" | "matmulAtB";
+export type MatmulShape = [M: number, N: number, K: number];
+
+/** The shapes bench/matmul.bench.ts measures, with the same record names ("AB 256x256x256", ...). */
+export const MATMUL_CASES: { op: MatmulOp; shape: MatmulShape; name: string }[] = [
+  ...[32, 64, 128, 256, 512].map((n) => ({ op: "matmulAB" as MatmulOp, shape: [n, n, n] as MatmulShape })),
+  { op: "matmulAB" as MatmulOp, shape: [4096, 32, 256] as MatmulShape },
+  { op: "matmulABt" as MatmulOp, shape: [256, 256, 256] as MatmulShape },
+  { op: "matmulAtB" as MatmulOp, shape: [256, 256, 256] as MatmulShape },
+].map((c) => ({ ...c, name: `${{ matmulAB: "AB", matmulABt: "ABt", matmulAtB: "AtB" }[c.op]} ${c.shape.join("x")}` }));
+
+export const matmulFlops = ([M, N, K]: MatmulShape) => 2 * M * N * K;
+
+/** Calls per sample so each sample is ~4 MFLOP (as bench/matmul.bench.ts does). */
+export const matmulCallsPerSample = (shape: MatmulShape) => Math.max(1, Math.round(4e6 / matmulFlops(shape)));
+
+/**
+ * Operands of one shape resident in an engine's memory (A filled with seed 1, B
+ * with seed 2, in the layout the op expects), plus a call that runs the product
+ * `calls` times, and the address of C.
+ */
+export function prepareWasmMatmul(engine: Engine, op: MatmulOp, [M, N, K]: MatmulShape, calls: number): { fn: () => void; c: () => Float32Array } {
+  const k = engine.kernels;
+  k.resetHeap();
+  const pA = engine.allocF32(M * K);
+  const pB = engine.allocF32(K * N);
+  const pC = engine.allocF32(M * N);
+  const pScratch = engine.alloc(k.matmulScratchBytes(M, N, K));
+  fillUniform(engine.f32(pA, M * K), 1);
+  fillUniform(engine.f32(pB, K * N), 2);
+  const product = k[op] as (C: number, A: number, B: number, M: number, N: number, K: number, acc: number, scratch: number) => void;
+  return {
+    fn: () => {
+      for (let c = 0; c < calls; c++) product(pC, pA, pB, M, N, K, 0, pScratch);
+    },
+    c: () => engine.f32(pC, M * N),
+  };
+}

@@ -1,0 +1,199 @@
+// Peers, measured side by side with our SIMD build in the same process and the
+// same tinybench run (so machine load hits both alike):
+//
+// 1. matmul vs the TensorFlow.js WASM backend (@tensorflow/tfjs-backend-wasm,
+//    XNNPACK inside; single thread, SIMD binary), on the shapes of
+//    bench/matmul.bench.ts. Records: family "matmul", impl "tfjs-wasm", same
+//    names as bench/matmul.bench.ts, so a --json consumer can put them next
+//    to simd/scalar/js. The SIMD figures re-measured here for the ratio are
+//    family "peers", impl "simd" (not duplicated into "matmul").
+//
+//    What is timed for tfjs: `tf.matMul(a, b, transposeA, transposeB)` then
+//    `dispose()` of the result, with a and b resident on the backend. The wasm
+//    backend runs the kernel synchronously inside matMul (output allocated in
+//    its heap), so no dataSync() is needed to force it; dataSync() would only
+//    add a copy of C out of the wasm heap, which our side does not pay either.
+//    It does include tfjs's op dispatch and output allocation (a few µs).
+//    Note XNNPACK caches its fully-connected operator, i.e. B packed, per B
+//    tensor, so repeated calls with the same B skip the packing our kernel
+//    redoes on every call; that is how a layer with fixed weights runs in tfjs.
+//
+// 2. SGLD steps/s vs PyTorch CPU (bench/torch_sgld.py, one thread), when
+//    python3 with torch is available. Record: family "sgld", impl "pytorch-cpu".
+import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createEngine } from "../src/engine.ts";
+import { nodeHost } from "../src/platform/node.ts";
+import { parseSamplerConfig } from "../src/config.ts";
+import { modelLayout, planModel } from "../src/models.ts";
+import { createChainRunner } from "../src/sampler.ts";
+import { restrictionMask } from "../src/arena.ts";
+import {
+  MATMUL_CASES, fillUniform, matmulCallsPerSample, matmulFlops, meanLatencyMs, prepareWasmMatmul, printSideBySide, printTable,
+  type BenchRecord, type MatmulOp, type MatmulShape,
+} from "./common.ts";
+
+// bench/sgld.bench.ts's case.
+const SGLD_SIZES = [64, 256, 256, 10];
+const SGLD_BATCH = 128;
+const SGLD_N = 4096;
+const SGLD_STEPS = 40;
+
+type Tf = typeof import("@tensorflow/tfjs-core");
+
+/** tfjs-core + the wasm backend, single-threaded, wasm files from node_modules (no network). */
+async function loadTfjs(): Promise<{ tf: Tf; simd: boolean; version: string } | { error: string }> {
+  try {
+    const tf = await import("@tensorflow/tfjs-core");
+    const wasm = await import("@tensorflow/tfjs-backend-wasm");
+    const require = createRequire(import.meta.url);
+    const dist = join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist");
+    // A plain file path prefix works in Node (the emscripten loader reads it with fs).
+    wasm.setWasmPaths({
+      "tfjs-backend-wasm.wasm": join(dist, "tfjs-backend-wasm.wasm"),
+      "tfjs-backend-wasm-simd.wasm": join(dist, "tfjs-backend-wasm-simd.wasm"),
+      "tfjs-backend-wasm-threaded-simd.wasm": join(dist, "tfjs-backend-wasm-threaded-simd.wasm"),
+    });
+    wasm.setThreadsCount(1); // before setBackend
+    if (!(await tf.setBackend("wasm"))) return { error: "tf.setBackend('wasm') returned false" };
+    await tf.ready();
+    return { tf, simd: tf.env().getBool("WASM_HAS_SIMD_SUPPORT") as boolean, version: wasm.version_wasm };
+  } catch (e) {
+    return { error: (e as Error).message.split("\n")[0] };
+  }
+}
+
+function prepareTfjs(tf: Tf, op: MatmulOp, [M, N, K]: MatmulShape, calls: number) {
+  const [tA, tB] = [op === "matmulAtB", op === "matmulABt"];
+  const a = tf.tensor2d(fillUniform(new Float32Array(M * K), 1), tA ? [K, M] : [M, K]);
+  const b = tf.tensor2d(fillUniform(new Float32Array(K * N), 2), tB ? [N, K] : [K, N]);
+  return {
+    fn: () => {
+      for (let c = 0; c < calls; c++) tf.matMul(a, b, tA, tB).dispose();
+    },
+    c: () => {
+      const t = tf.matMul(a, b, tA, tB);
+      const out = t.dataSync() as Float32Array;
+      t.dispose();
+      return out;
+    },
+    /** The same product with the transpose done explicitly first (tfjs's XNNPACK path needs plain A·B). */
+    fnExplicitTranspose: () => {
+      for (let c = 0; c < calls; c++) {
+        tf.tidy(() => tf.matMul(tA ? tf.transpose(a) : a, tB ? tf.transpose(b) : b));
+      }
+    },
+    dispose: () => {
+      a.dispose();
+      b.dispose();
+    },
+  };
+}
+
+async function matmulPeer(records: BenchRecord[]): Promise<void> {
+  const loaded = await loadTfjs();
+  if ("error" in loaded) {
+    console.log(`\n(tfjs-wasm peer skipped: @tensorflow/tfjs-core / tfjs-backend-wasm did not load: ${loaded.error})`);
+    return;
+  }
+  const { tf, simd: tfSimd, version } = loaded;
+  console.log(`\ntfjs-backend-wasm ${version}, backend ${tf.getBackend()}, WASM_HAS_SIMD_SUPPORT=${tfSimd}, 1 thread`);
+  const engine = await createEngine(await nodeHost.wasmBytes("simd"), "simd");
+  const local: BenchRecord[] = [];
+  for (const { op, shape, name } of MATMUL_CASES) {
+    const calls = matmulCallsPerSample(shape);
+    const ours = prepareWasmMatmul(engine, op, shape, calls);
+    const peer = prepareTfjs(tf, op, shape, calls);
+    // Same product? (both f32; different summation order, so compare loosely)
+    ours.fn();
+    const x = ours.c(), y = peer.c();
+    let err = 0;
+    for (let i = 0; i < x.length; i++) err = Math.max(err, Math.abs(x[i] - y[i]));
+    if (!(err <= 1e-3 * Math.sqrt(shape[2]))) throw new Error(`tfjs and simd disagree on ${name}: max |Δ| = ${err}`);
+    const large = matmulFlops(shape) >= 2 * 256 ** 3;
+    const timing = large ? { time: 600, warmupTime: 200, iterations: 3, warmupIterations: 1 } : { time: 700, warmupTime: 250 };
+    const tasks = [{ name: "simd", fn: ours.fn }, { name: "tfjs-wasm", fn: peer.fn }];
+    if (op !== "matmulAB") tasks.push({ name: "tfjs-wasm+transpose", fn: peer.fnExplicitTranspose });
+    const means = await meanLatencyMs(tasks, timing);
+    peer.dispose();
+    for (const [impl, ms] of means) {
+      const value = (matmulFlops(shape) * calls) / (ms * 1e6);
+      local.push({ family: impl === "tfjs-wasm" ? "matmul" : "peers", name, impl, shape: [...shape], unit: "GFLOP/s", value });
+    }
+  }
+  printSideBySide("matmul vs TensorFlow.js WASM (XNNPACK), 1 thread (GFLOP/s; simd re-measured in the same run)", local, [
+    { impl: "simd" },
+    { impl: "tfjs-wasm" },
+    { ratio: ["simd", "tfjs-wasm"] },
+    { impl: "tfjs-wasm+transpose" },
+    { ratio: ["simd", "tfjs-wasm+transpose"] },
+  ]);
+  console.log(
+    "tfjs-wasm: tf.matMul(a, b, transposeA, transposeB) + dispose, operands resident; its XNNPACK path (B packed once and cached per tensor)\n" +
+      "is taken only without transpose flags, otherwise a scalar blocked loop runs. tfjs-wasm+transpose: tf.transpose first, then plain matMul.",
+  );
+  records.push(...local);
+}
+
+/** Runs bench/torch_sgld.py; null (with a printed reason) if python3 or torch is missing. */
+function torchSgld(): { stepsPerSecond: number; torch: string; threads: number; params: number; blas: string } | null {
+  const script = fileURLToPath(new URL("./torch_sgld.py", import.meta.url));
+  // Prefer the system interpreter (Debian's python3-torch installs there), then whatever python3 is on PATH.
+  for (const python of ["/usr/bin/python3", "python3"]) {
+    const r = spawnSync(python, [script], { encoding: "utf8", timeout: 300_000 });
+    if (r.status === 0) {
+      try {
+        return JSON.parse(r.stdout.trim().split("\n").pop()!);
+      } catch {
+        /* fall through */
+      }
+    }
+  }
+  console.log("\n(pytorch-cpu peer skipped: no python3 with torch found; `apt-get install python3-torch`)");
+  return null;
+}
+
+/** bench/sgld.bench.ts's case (same model, data, sampler settings), SIMD build, steps/s. */
+async function oursSgld(): Promise<{ name: string; shape: number[]; value: number; params: number }> {
+  const engine = await createEngine(await nodeHost.wasmBytes("simd"), "simd");
+  const model = { kind: "mlp", sizes: SGLD_SIZES, activation: "relu", bias: true } as const;
+  const layout = modelLayout(model);
+  const sampler = parseSamplerConfig({ epsilon: 1e-5, gamma: 100, chains: 1, draws: SGLD_STEPS, batch_size: SGLD_BATCH, seed: 1 });
+  const params = engine.allocF32(layout.padded), grads = engine.allocF32(layout.padded);
+  const plan = planModel(engine, model, layout, params, grads, SGLD_BATCH);
+  const wStar = fillUniform(new Float32Array(layout.padded), 1).map((v, i) => (i < layout.size ? v * 0.05 : 0));
+  const runner = createChainRunner({
+    engine, model: plan, sampler, nbeta: 30, wStar, mask: restrictionMask(layout, null),
+    x: fillUniform(new Float32Array(SGLD_N * SGLD_SIZES[0]), 2), y: fillUniform(new Float32Array(SGLD_N * SGLD_SIZES[3]), 3), n: SGLD_N, params, grads,
+  });
+  const latency = await meanLatencyMs([{ name: "simd", fn: () => runner.run(0) }], { time: 1500, warmupTime: 300 });
+  return {
+    name: `MLP ${SGLD_SIZES.join("-")} batch ${SGLD_BATCH} (${layout.size} params)`,
+    shape: [...SGLD_SIZES, SGLD_BATCH],
+    value: SGLD_STEPS / (latency.get("simd")! / 1000),
+    params: layout.size,
+  };
+}
+
+async function sgldPeer(records: BenchRecord[]): Promise<void> {
+  const result = torchSgld();
+  if (!result) return;
+  const ours = await oursSgld();
+  if (result.params !== ours.params) console.log(`(warning: the torch model has ${result.params} params, ours ${ours.params})`);
+  const { name, shape } = ours;
+  records.push({ family: "sgld", name, impl: "pytorch-cpu", shape, unit: "steps/s", value: result.stepsPerSecond });
+  records.push({ family: "peers", name, impl: "simd", shape, unit: "steps/s", value: ours.value });
+  console.log(`\nPyTorch BLAS: ${result.blas}`);
+  printTable(`SGLD steps/s vs PyTorch ${result.torch} CPU (${result.threads} thread; same MLP, batch, update)`, ["", "simd", "pytorch-cpu", "simd/pytorch"], [
+    [name, ours.value.toFixed(0), result.stepsPerSecond.toFixed(0), `${(ours.value / result.stepsPerSecond).toFixed(2)}×`],
+  ]);
+}
+
+export async function run(): Promise<BenchRecord[]> {
+  const records: BenchRecord[] = [];
+  await matmulPeer(records);
+  await sgldPeer(records);
+  return records;
+}

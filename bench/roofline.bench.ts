@@ -1,0 +1,89 @@
+// The f32x4 roofline of this core in WebAssembly: peak f32x4 mul+add throughput
+// (no FMA: the engine's kernels use separate f32x4.mul and f32x4.add) from the
+// 12-chain microkernels in bench/roofline.as.ts, compiled here with asc's API,
+// and each matmul shape's SIMD GFLOP/s as a fraction of it (the matmul
+// figures are re-measured in this run, so both see the same machine load).
+//
+// Records (family "roofline"): "peak <kernel>" (impl "wasm-simd", GFLOP/s) and
+// "<matmul case>" with impl "simd" (GFLOP/s) and impl "fraction" (of the best peak).
+import { readFileSync } from "node:fs";
+import { createEngine } from "../src/engine.ts";
+import { nodeHost } from "../src/platform/node.ts";
+import { MATMUL_CASES, matmulCallsPerSample, matmulFlops, meanLatencyMs, prepareWasmMatmul, printTable, type BenchRecord } from "./common.ts";
+
+type Kernel = "muladdRegisters" | "muladdLoads" | "mulAndAdd" | "addOnly";
+const KERNELS: { kernel: Kernel; flopPerIteration: number; label: string }[] = [
+  { kernel: "muladdRegisters", flopPerIteration: 96, label: "mul+add, registers only (a = a·k1 + k2)" },
+  { kernel: "muladdLoads", flopPerIteration: 96, label: "mul+add, operands loaded from L1 (a += x·k)" },
+  { kernel: "mulAndAdd", flopPerIteration: 96, label: "mul ∥ add, independent streams (6 + 6 chains)" },
+  { kernel: "addOnly", flopPerIteration: 48, label: "add only (a += k)" },
+];
+/** Iterations per call: ~2–5 ms per call at 20–40 GFLOP/s. */
+const ITERATIONS = 1_000_000;
+
+/** os.cpus()[0].speed is 0 in this KVM guest; /proc/cpuinfo's "cpu MHz" is the nominal clock (turbo unknown). */
+function nominalMHz(): number {
+  try {
+    const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync("/proc/cpuinfo", "utf8"));
+    return m ? Math.round(Number(m[1])) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function compileKernels(): Promise<Record<Kernel | "init", (n?: number) => number>> {
+  const asc = (await import("assemblyscript/asc")).default;
+  const source = readFileSync(new URL("./roofline.as.ts", import.meta.url), "utf8");
+  const result = await asc.compileString({ "roofline.ts": source }, {
+    optimizeLevel: 3, shrinkLevel: 0, runtime: "stub", noAssert: true, enable: ["simd"],
+  });
+  if (result.error || !result.binary) throw new Error(`asc failed on bench/roofline.as.ts: ${result.error?.message}\n${result.stderr}`);
+  const { instance } = await WebAssembly.instantiate(result.binary, {});
+  return instance.exports as unknown as Record<Kernel | "init", (n?: number) => number>;
+}
+
+async function measurePeaks(k: Awaited<ReturnType<typeof compileKernels>>): Promise<Map<Kernel, number>> {
+  let sink = 0;
+  const tasks = KERNELS.map(({ kernel }) => ({ name: kernel, fn: () => void (sink += k[kernel](ITERATIONS)) }));
+  const means = await meanLatencyMs(tasks, { time: 800, warmupTime: 300, iterations: 20 });
+  if (!Number.isFinite(sink)) throw new Error("roofline kernels produced a non-finite sum");
+  return new Map(KERNELS.map(({ kernel, flopPerIteration }) => [kernel, (flopPerIteration * ITERATIONS) / (means.get(kernel)! * 1e6)]));
+}
+
+export async function run(): Promise<BenchRecord[]> {
+  const k = await compileKernels();
+  k.init();
+  // Peak before and after the matmul shapes; the better of the two (load on this machine varies).
+  const before = await measurePeaks(k);
+  const engine = await createEngine(await nodeHost.wasmBytes("simd"), "simd");
+  const matmul = new Map<string, number>();
+  for (const { op, shape, name } of MATMUL_CASES) {
+    const calls = matmulCallsPerSample(shape);
+    const { fn } = prepareWasmMatmul(engine, op, shape, calls);
+    const large = matmulFlops(shape) >= 2 * 256 ** 3;
+    const means = await meanLatencyMs([{ name, fn }], large ? { time: 600, warmupTime: 200, iterations: 3, warmupIterations: 1 } : { time: 600, warmupTime: 250 });
+    matmul.set(name, (matmulFlops(shape) * calls) / (means.get(name)! * 1e6));
+  }
+  const after = await measurePeaks(k);
+
+  const records: BenchRecord[] = [];
+  const peaks = new Map(KERNELS.map(({ kernel }) => [kernel, Math.max(before.get(kernel)!, after.get(kernel)!)]));
+  const peak = Math.max(peaks.get("muladdRegisters")!, peaks.get("muladdLoads")!, peaks.get("mulAndAdd")!);
+  const mhz = nominalMHz();
+  const rows = KERNELS.map(({ kernel, label }) => {
+    const g = peaks.get(kernel)!;
+    records.push({ family: "roofline", name: `peak ${kernel}`, impl: "wasm-simd", shape: [12, ITERATIONS], unit: "GFLOP/s", value: g });
+    return [label, before.get(kernel)!.toFixed(1), after.get(kernel)!.toFixed(1), g.toFixed(1), mhz ? (g / (mhz / 1000)).toFixed(1) : "–"];
+  });
+  printTable(`f32x4 throughput, 12 independent chains (GFLOP/s; FLOP/cycle at the nominal ${mhz || "?"} MHz)`, ["kernel", "before", "after", "best", "FLOP/cycle"], rows);
+
+  const body: string[][] = [];
+  for (const { shape, name } of MATMUL_CASES) {
+    const g = matmul.get(name)!;
+    records.push({ family: "roofline", name, impl: "simd", shape: [...shape], unit: "GFLOP/s", value: g });
+    records.push({ family: "roofline", name, impl: "fraction", shape: [...shape], unit: "fraction of f32x4 mul+add peak", value: g / peak });
+    body.push([name, g.toFixed(1), `${((100 * g) / peak).toFixed(0)}%`]);
+  }
+  printTable(`matmul SIMD vs the f32x4 mul+add peak (${peak.toFixed(1)} GFLOP/s)`, ["shape", "simd GFLOP/s", "of peak"], body);
+  return records;
+}
