@@ -58,8 +58,10 @@ export async function runEstimateJob(host: Host, configPath: string, options: Jo
 
   const variant = options.variant ?? "simd";
   const wasm = await host.wasmBytes(variant);
-  // sampler.workers 0 (the default): one worker per core the host reports.
-  const workers = options.workers ?? (config.sampler.workers || host.cores?.() || 1);
+  // sampler.workers 0 (the default): one worker per core the host reports. Without a way to
+  // start workers (Node's library users who pass no spawn) chains run serially: same result.
+  const canSpawn = options.spawn !== undefined || typeof (globalThis as { Worker?: unknown }).Worker === "function";
+  const workers = canSpawn ? options.workers ?? (config.sampler.workers || host.cores?.() || 1) : 1;
   const save = async (result: EstimateResult) => {
     if (options.out) await host.writeText(options.out, resultJson({ ...result, job }));
   };
