@@ -7,7 +7,7 @@
 // f64 product only once, on store (research notes §3.2 c), so it is a speed
 // baseline only.
 import type { Engine } from "../src/engine.ts";
-import { fillUniform, loadEngines, meanLatencyMs, printSideBySide, type BenchRecord, type BenchTask } from "./common.ts";
+import { fillUniform, loadEngines, meanLatencyMs, printSideBySide, type BenchRecord, type BenchTask, prepareWasmMatmul } from "./common.ts";
 
 type Op = "matmulAB" | "matmulABt" | "matmulAtB";
 type Shape = [M: number, N: number, K: number];
@@ -23,21 +23,7 @@ const JS_MAX_FLOPS = 2 * 512 ** 3;
 
 const opLabel: Record<Op, string> = { matmulAB: "AB", matmulABt: "ABt", matmulAtB: "AtB" };
 
-/** Operands of one shape resident in an engine's memory, plus a call that runs the product. */
-function prepareWasm(engine: Engine, op: Op, [M, N, K]: Shape, calls: number): () => void {
-  const k = engine.kernels;
-  k.resetHeap();
-  const pA = engine.allocF32(M * K);
-  const pB = engine.allocF32(K * N);
-  const pC = engine.allocF32(M * N);
-  const pScratch = engine.alloc(k.matmulScratchBytes(M, N, K));
-  fillUniform(engine.f32(pA, M * K), 1);
-  fillUniform(engine.f32(pB, K * N), 2);
-  const product = k[op] as (C: number, A: number, B: number, M: number, N: number, K: number, acc: number, scratch: number) => void;
-  return () => {
-    for (let c = 0; c < calls; c++) product(pC, pA, pB, M, N, K, 0, pScratch);
-  };
-}
+const prepareWasm = (engine: Engine, op: Op, shape: Shape, calls: number) => prepareWasmMatmul(engine, op, shape, calls).fn;
 
 /** C = A·B in plain JS, i-k-j order (contiguous inner loop over rows of B and C). */
 function prepareJs([M, N, K]: Shape, calls: number): () => void {

@@ -26,20 +26,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createEngine } from "../src/engine.ts";
 import { nodeHost } from "../src/platform/node.ts";
-import { parseSamplerConfig } from "../src/config.ts";
-import { modelLayout, planModel } from "../src/models.ts";
-import { createChainRunner } from "../src/sampler.ts";
-import { restrictionMask } from "../src/arena.ts";
 import {
   MATMUL_CASES, fillUniform, matmulCallsPerSample, matmulFlops, meanLatencyMs, prepareWasmMatmul, printSideBySide, printTable,
   type BenchRecord, type MatmulOp, type MatmulShape,
 } from "./common.ts";
+import { setup as setupSgldCase, SIZES as SGLD_SIZES, BATCH as SGLD_BATCH, STEPS as SGLD_STEPS } from "./sgld.bench.ts";
 
 // bench/sgld.bench.ts's case.
-const SGLD_SIZES = [64, 256, 256, 10];
-const SGLD_BATCH = 128;
-const SGLD_N = 4096;
-const SGLD_STEPS = 40;
 
 type Tf = typeof import("@tensorflow/tfjs-core");
 
@@ -157,23 +150,13 @@ function torchSgld(): { stepsPerSecond: number; torch: string; threads: number; 
 
 /** bench/sgld.bench.ts's case (same model, data, sampler settings), SIMD build, steps/s. */
 async function oursSgld(): Promise<{ name: string; shape: number[]; value: number; params: number }> {
-  const engine = await createEngine(await nodeHost.wasmBytes("simd"), "simd");
-  const model = { kind: "mlp", sizes: SGLD_SIZES, activation: "relu", bias: true } as const;
-  const layout = modelLayout(model);
-  const sampler = parseSamplerConfig({ epsilon: 1e-5, gamma: 100, chains: 1, draws: SGLD_STEPS, batch_size: SGLD_BATCH, seed: 1 });
-  const params = engine.allocF32(layout.padded), grads = engine.allocF32(layout.padded);
-  const plan = planModel(engine, model, layout, params, grads, SGLD_BATCH);
-  const wStar = fillUniform(new Float32Array(layout.padded), 1).map((v, i) => (i < layout.size ? v * 0.05 : 0));
-  const runner = createChainRunner({
-    engine, model: plan, sampler, nbeta: 30, wStar, mask: restrictionMask(layout, null),
-    x: fillUniform(new Float32Array(SGLD_N * SGLD_SIZES[0]), 2), y: fillUniform(new Float32Array(SGLD_N * SGLD_SIZES[3]), 3), n: SGLD_N, params, grads,
-  });
+  const { runner, params } = await setupSgldCase("simd");
   const latency = await meanLatencyMs([{ name: "simd", fn: () => runner.run(0) }], { time: 1500, warmupTime: 300 });
   return {
-    name: `MLP ${SGLD_SIZES.join("-")} batch ${SGLD_BATCH} (${layout.size} params)`,
+    name: `MLP ${SGLD_SIZES.join("-")} batch ${SGLD_BATCH} (${params} params)`,
     shape: [...SGLD_SIZES, SGLD_BATCH],
     value: SGLD_STEPS / (latency.get("simd")! / 1000),
-    params: layout.size,
+    params,
   };
 }
 

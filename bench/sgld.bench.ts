@@ -9,12 +9,13 @@ import { createChainRunner } from "../src/sampler.ts";
 import { restrictionMask } from "../src/arena.ts";
 import { meanLatencyMs, printSideBySide, fillUniform, type BenchRecord } from "./common.ts";
 
-const SIZES = [64, 256, 256, 10];
-const BATCH = 128;
+export const SIZES = [64, 256, 256, 10];
+export const BATCH = 128;
 const N = 4096;
-const STEPS = 40;
+export const STEPS = 40;
 
-async function setup(variant: Variant) {
+/** The MLP case as a chain runner; one run(0) takes STEPS SGLD steps (also bench/peers.bench.ts's case). */
+export async function setup(variant: Variant) {
   const engine = await createEngine(await nodeHost.wasmBytes(variant), variant);
   const model = { kind: "mlp", sizes: SIZES, activation: "relu", bias: true } as const;
   const layout = modelLayout(model);
