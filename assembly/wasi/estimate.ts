@@ -22,6 +22,7 @@ import { ACT_IDENTITY, ACT_RELU, ACT_TANH } from "../elementwise";
 import { Config, MODEL_POLYNOMIAL_KIND, RESTRICT_LIST, RESTRICT_RECORD, configError, writeConfig } from "./config";
 import { SafetensorsFile, Tensor, elementAsF64, DT_F32, DT_F64 } from "./safetensors";
 import { fail } from "./errors";
+import { findByName, namesOf } from "./names";
 import { formatNumber, toPrecision, CharSink } from "./numbers";
 import { quoteJson } from "./json";
 import { JsonWriter } from "./writer";
@@ -88,13 +89,10 @@ class Layout {
   size: f64 = 0;
   padded: f64 = ARENA_ALIGN_FLOATS;
   find(name: string): View | null {
-    for (let i = 0; i < this.tensors.length; i++) if (this.tensors[i].name == name) return this.tensors[i];
-    return null;
+    return findByName<View>(this.tensors, name);
   }
   names(): string {
-    const list: string[] = [];
-    for (let i = 0; i < this.tensors.length; i++) list.push(this.tensors[i].name);
-    return list.join(", ");
+    return namesOf<View>(this.tensors);
   }
   add(name: string, shape: f64[]): void {
     let size: f64 = 1;

@@ -12,6 +12,7 @@ import { FileBytes, decodeUtf8 } from "./io";
 import { JValue, parseJson, jsonErrorOffset, jsonErrorProblem, lineColumn, compactJson, quoteJson, J_NUMBER } from "./json";
 import { formatNumber } from "./numbers";
 import { fail } from "./errors";
+import { findByName, namesOf } from "./names";
 
 export class Tensor {
   name: string;
@@ -37,13 +38,10 @@ export class SafetensorsFile {
   /** Ordered by position in the data buffer (the order the JavaScript reader's Map has). */
   tensors: Tensor[] = [];
   get(name: string): Tensor | null {
-    for (let i = 0; i < this.tensors.length; i++) if (this.tensors[i].name == name) return this.tensors[i];
-    return null;
+    return findByName<Tensor>(this.tensors, name);
   }
   names(): string {
-    const list: string[] = [];
-    for (let i = 0; i < this.tensors.length; i++) list.push(this.tensors[i].name);
-    return list.join(", ");
+    return namesOf<Tensor>(this.tensors);
   }
 }
 
