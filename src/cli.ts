@@ -218,6 +218,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as Error;
     process.stderr.write(`llc: ${err.name === "Error" ? "" : err.name + ": "}${err.message}\n`);
+    // LLC_DEBUG=1: the stack too, for reporting an internal error (a user error's message is enough).
+    if (process.env.LLC_DEBUG) process.stderr.write(`${err.stack ?? ""}\n`);
     return err.name === "UsageError" ? 2 : 1;
   }
 }

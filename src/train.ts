@@ -219,7 +219,10 @@ export async function trainTransformer(
     engine.f32(vState, P).set(resume.v);
     step = resume.step;
   } else {
-    engine.f32(params, P).set(initialWeights(engine, m, settings.seed));
+    // initialWeights allocates (its normals), which may grow the memory and detach
+    // any view taken before it: the view is taken after.
+    const initial = initialWeights(engine, m, settings.seed);
+    engine.f32(params, P).set(initial);
   }
 
   const tensors = () => {

@@ -3,7 +3,7 @@
 // determinism, and bad inputs.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { loadEngine } from "./helpers.ts";
+import { detachingEngine, loadEngine } from "./helpers.ts";
 import { estimate, defaultNbeta, EstimateError, InputError, type EstimateResult } from "../src/estimator.ts";
 import { normalCrossingCase, regularRegressionCase, reducedRankCase, deepLinearCase, type BuiltinCase } from "../src/cases.ts";
 import { parseConfig } from "../src/config.ts";
@@ -165,6 +165,9 @@ test("same seed → bit-identical result JSON; SIMD and scalar builds agree; ano
   assert.is(a, b);
   scalar.engine.variant = "simd";
   assert.is(JSON.stringify(scalar), a);
+  const detaching = detachingEngine(await loadEngine("simd"));
+  const s = small();
+  assert.is(JSON.stringify(await estimate(detaching, s.config, s.inputs(detaching))), a, "no view kept across an allocation");
   const other = await run(small({ seed: 43 }));
   assert.not.equal(other["loss/trace"], JSON.parse(a)["loss/trace"]);
 });

@@ -32,3 +32,18 @@ export function fillUniform(view: Float32Array, seed: number): Float32Array {
   for (let i = 0; i < view.length; i++) view[i] = u();
   return view;
 }
+
+/**
+ * `engine` with every allocation followed by memory.grow(1), which detaches every
+ * view of the old buffer: code that keeps a view across an allocation then fails
+ * at once ("detached ArrayBuffer") instead of only when an allocation happens to
+ * cross the end of the memory.
+ */
+export function detachingEngine(engine: Engine): Engine {
+  const grow = <A extends unknown[]>(f: (...a: A) => number) => (...a: A) => {
+    const ptr = f(...a);
+    engine.kernels.memory.grow(1);
+    return ptr;
+  };
+  return { ...engine, alloc: grow(engine.alloc), allocF32: grow(engine.allocF32), allocF64: grow(engine.allocF64), allocI32: grow(engine.allocI32) };
+}

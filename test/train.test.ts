@@ -2,7 +2,7 @@
 // interrupted after a checkpoint resuming to the same bits as an uninterrupted one.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { loadEngine, mulberry32 } from "./helpers.ts";
+import { detachingEngine, loadEngine, mulberry32 } from "./helpers.ts";
 import { checkpointSchedule, learningRate, trainTransformer, decodeOptimizerState, type TrainRunSettings, type TrainerHooks, type TrainLogLine } from "../src/train.ts";
 import { parseTrainConfig } from "../src/train-job.ts";
 import { modelLayout } from "../src/models.ts";
@@ -63,6 +63,16 @@ test("training lowers the held-out loss", async () => {
   // that learned to copy gets far below ln 13.
   assert.ok(evals[0] > 2.5, `initial ${evals[0]}`);
   assert.ok(evals[3] < 0.6 * Math.log(13), `held-out loss ${evals.join(" → ")}`);
+});
+
+test("training keeps no view of the memory across an allocation (each allocation detaches the buffer)", async () => {
+  // Regression: the initial weights were once written through a view taken before
+  // initialWeights allocated, which failed only when that allocation grew the memory.
+  const r = recorder();
+  const short = { ...settings, steps: 3, checkpoints: [0, 3], eval_every: 1 };
+  const { weights } = await trainTransformer(detachingEngine(await loadEngine("simd")), short, train, heldout, r.hooks);
+  const { weights: plain } = await trainTransformer(await loadEngine("simd"), short, train, heldout, recorder().hooks);
+  assert.equal(weights, plain);
 });
 
 test("a run interrupted after its step-100 checkpoint resumes to the same bits", async () => {

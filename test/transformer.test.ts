@@ -3,7 +3,7 @@
 // gradients, causality, SIMD = scalar, and its refined LLC.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { VARIANTS, loadEngine, seededUniform, mulberry32 } from "./helpers.ts";
+import { VARIANTS, detachingEngine, loadEngine, seededUniform, mulberry32 } from "./helpers.ts";
 import type { Engine, Variant } from "../src/engine.ts";
 import { parseConfig, type TransformerConfig } from "../src/config.ts";
 import { modelLayout, planModel, moduleConstant, plannedBytes, type PlanOptions } from "../src/models.ts";
@@ -286,6 +286,8 @@ test("a head's weight-refined λ̂ lies in (0, k/2]; masked weights stay at w* b
   assert.ok(moved > 0.9 * free, `${moved} of ${free} head weights moved`);
   const result = await estimate(await loadEngine("simd"), config, inputs);
   assert.ok(result["llc/mean"] > 0 && result["llc/mean"] <= free / 2, `λ̂ = ${result["llc/mean"]}, k/2 = ${free / 2}`);
+  // No view of the memory is kept across an allocation: with every allocation detaching the buffer, the same bits.
+  assert.equal(await estimate(detachingEngine(await loadEngine("simd")), config, inputs), result);
 });
 
 test("bad transformer inputs: a mis-shaped tensor, a token ≥ d_vocab, sequences longer than n_ctx", async () => {

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadEngine, mulberry32, seededUniform, VARIANTS } from "../helpers.ts";
+import { detachingEngine, loadEngine, mulberry32, seededUniform, VARIANTS } from "../helpers.ts";
 import type { TransformerConfig } from "../../src/config.ts";
 import { findTensor } from "../../src/arena.ts";
 import { modelLayout } from "../../src/models.ts";
@@ -141,6 +141,7 @@ test("deterministic: repeated calls, both engine builds and any batch size give 
   const first = headScores(engine, m, arena, data, { batch: 3, seed: 9 });
   assert.equal(headScores(engine, m, arena, data, { batch: 3, seed: 9 }), first);
   assert.equal(headScores(await loadEngine(VARIANTS[1]), m, arena, data, { batch: 3, seed: 9 }), first, "scalar build = SIMD build");
+  assert.equal(headScores(detachingEngine(await loadEngine("simd")), m, arena, data, { batch: 3, seed: 9 }), first, "no view kept across an allocation");
   // Patterns do not depend on the batching, and per-sequence sums are added in sequence
   // order, so the attention scores are the same bits; the loss means differ only by f64 rounding.
   const whole = headScores(engine, m, arena, data, { batch: 7, seed: 9 });
