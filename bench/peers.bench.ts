@@ -20,6 +20,14 @@
 //
 // 2. SGLD steps/s vs PyTorch CPU (bench/torch_sgld.py, one thread), when
 //    python3 with torch is available. Record: family "sgld", impl "pytorch-cpu".
+//
+// 3. Transformer SGLD steps/s vs PyTorch CPU (bench/torch_transformer_sgld.py:
+//    the same attention-only TransformerLens model in plain PyTorch, eager, one
+//    thread) on bench/transformer.bench.ts's default-model case at batch 32.
+//    Record: family "sgld", impl "pytorch-cpu", named as transformer.bench.ts
+//    names its record ("default training model SGLD", family "transformer"
+//    there); ours re-measured here is family "peers", impl "simd".
+//    Both are skipped, with the reason printed, when `python3 -c "import torch"` fails.
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -31,6 +39,9 @@ import {
   type BenchRecord, type MatmulOp, type MatmulShape,
 } from "./common.ts";
 import { setup as setupSgldCase, SIZES as SGLD_SIZES, BATCH as SGLD_BATCH, STEPS as SGLD_STEPS } from "./sgld.bench.ts";
+import { stepsPerSecond as transformerStepsPerSecond, BATCH as TRANSFORMER_BATCH, DEFAULT_LABEL as TRANSFORMER_LABEL } from "./transformer.bench.ts";
+import { DEFAULT_TRAIN_MODEL } from "../src/train-job.ts";
+import { modelLayout } from "../src/models.ts";
 
 // bench/sgld.bench.ts's case.
 
@@ -130,22 +141,54 @@ async function matmulPeer(records: BenchRecord[]): Promise<void> {
   records.push(...local);
 }
 
-/** Runs bench/torch_sgld.py; null (with a printed reason) if python3 or torch is missing. */
-function torchSgld(): { stepsPerSecond: number; torch: string; threads: number; params: number; blas: string } | null {
-  const script = fileURLToPath(new URL("./torch_sgld.py", import.meta.url));
-  // Prefer the system interpreter (Debian's python3-torch installs there), then whatever python3 is on PATH.
+let torchPython: string | null | undefined;
+
+/**
+ * The first interpreter where `import torch` works (Debian's python3-torch installs
+ * into /usr/bin/python3, then whatever python3 is on PATH); null, with the reason
+ * printed once, if none.
+ */
+function findTorchPython(): string | null {
+  if (torchPython !== undefined) return torchPython;
+  const failures: string[] = [];
   for (const python of ["/usr/bin/python3", "python3"]) {
-    const r = spawnSync(python, [script], { encoding: "utf8", timeout: 300_000 });
-    if (r.status === 0) {
-      try {
-        return JSON.parse(r.stdout.trim().split("\n").pop()!);
-      } catch {
-        /* fall through */
-      }
+    const r = spawnSync(python, ["-c", "import torch"], { encoding: "utf8", timeout: 120_000 });
+    if (r.status === 0) return (torchPython = python);
+    failures.push(`${python}: ${r.error?.message ?? (r.stderr.trim().split("\n").pop() || `exit status ${r.status}`)}`);
+  }
+  console.log(`\n(pytorch-cpu peers skipped: \`python3 -c "import torch"\` failed (${failures.join("; ")}); \`apt-get install python3-torch\`)`);
+  return (torchPython = null);
+}
+
+/** Runs a bench/*.py peer and parses its last stdout line (JSON); null (with a printed reason) if it cannot. */
+function runTorchScript<T>(script: string, args: string[] = []): T | null {
+  const python = findTorchPython();
+  if (!python) return null;
+  const r = spawnSync(python, [fileURLToPath(new URL(script, import.meta.url)), ...args], { encoding: "utf8", timeout: 600_000 });
+  if (r.status === 0) {
+    try {
+      return JSON.parse(r.stdout.trim().split("\n").pop()!) as T;
+    } catch {
+      /* reported below */
     }
   }
-  console.log("\n(pytorch-cpu peer skipped: no python3 with torch found; `apt-get install python3-torch`)");
+  const why = r.error?.message ?? (r.stderr.trim().split("\n").pop() || `exit status ${r.status}, stdout ${JSON.stringify(r.stdout.slice(-200))}`);
+  console.log(`\n(pytorch-cpu peer skipped: ${python} bench/${script.replace("./", "")} failed: ${why})`);
   return null;
+}
+
+interface TorchResult {
+  stepsPerSecond: number;
+  torch: string;
+  threads: number;
+  params: number;
+  steps: number;
+  blas: string;
+}
+
+/** bench/torch_sgld.py: the MLP case. */
+function torchSgld(): TorchResult | null {
+  return runTorchScript<TorchResult>("./torch_sgld.py");
 }
 
 /** bench/sgld.bench.ts's case (same model, data, sampler settings), SIMD build, steps/s. */
@@ -174,9 +217,46 @@ async function sgldPeer(records: BenchRecord[]): Promise<void> {
   ]);
 }
 
+/** Steps per run(0) of our chain in the transformer comparison (as bench/transformer.bench.ts times it). */
+const TRANSFORMER_STEPS = 10;
+
+/**
+ * bench/transformer.bench.ts's default-model case (DEFAULT_TRAIN_MODEL, batch 32,
+ * T = n_ctx, 2·batch random token sequences, ε 1e-3, γ 200, nβ 30) in our SIMD
+ * build and in bench/torch_transformer_sgld.py (eager PyTorch, no torch.compile).
+ */
+async function transformerSgldPeer(records: BenchRecord[]): Promise<void> {
+  const m = DEFAULT_TRAIN_MODEL;
+  const args = [
+    "--batch", TRANSFORMER_BATCH, "--seq-len", m.n_ctx, "--n-seq", 2 * TRANSFORMER_BATCH,
+    "--n-layers", m.n_layers, "--n-heads", m.n_heads, "--d-model", m.d_model, "--d-head", m.d_head, "--n-ctx", m.n_ctx, "--d-vocab", m.d_vocab,
+    "--normalization", m.normalization ?? "none", "--positional-embedding", m.positional_embedding,
+    ...(m.attn_bias ? [] : ["--no-attn-bias"]), ...(m.unembed_bias ? [] : ["--no-unembed-bias"]),
+    "--epsilon", 1e-3, "--gamma", 200, "--nbeta", 30, "--seconds", 4,
+  ].map(String);
+  const result = runTorchScript<TorchResult & { compile: boolean }>("./torch_transformer_sgld.py", args);
+  if (!result) return;
+  const ours = await transformerStepsPerSecond("simd", m, TRANSFORMER_STEPS, 3000);
+  const params = modelLayout(m).size;
+  if (result.params !== params) console.log(`(warning: the torch transformer has ${result.params} params, ours ${params})`);
+  const name = `${TRANSFORMER_LABEL} SGLD`;
+  const shape = [m.n_layers, m.n_heads, m.d_model, m.d_head, m.n_ctx, m.d_vocab, TRANSFORMER_BATCH];
+  records.push({ family: "sgld", name, impl: "pytorch-cpu", shape, unit: "steps/s", value: result.stepsPerSecond });
+  records.push({ family: "peers", name, impl: "simd", shape, unit: "steps/s", value: ours.stepsPerSecond });
+  const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(2));
+  printTable(
+    `Transformer SGLD steps/s vs PyTorch ${result.torch} CPU (${result.threads} thread, ${result.compile ? "torch.compile" : "eager"}; ` +
+      `${m.n_layers} layers, ${m.n_heads} heads, d_model ${m.d_model}, n_ctx ${m.n_ctx}, d_vocab ${m.d_vocab}, batch ${TRANSFORMER_BATCH}, ${params} params)`,
+    ["", "simd", "pytorch-cpu", "simd/pytorch"],
+    [[name, fmt(ours.stepsPerSecond), fmt(result.stepsPerSecond), `${(ours.stepsPerSecond / result.stepsPerSecond).toFixed(2)}×`]],
+  );
+  console.log(`(PyTorch: ${result.steps} timed steps; BLAS ${result.blas})`);
+}
+
 export async function run(): Promise<BenchRecord[]> {
   const records: BenchRecord[] = [];
   await matmulPeer(records);
   await sgldPeer(records);
+  await transformerSgldPeer(records);
   return records;
 }

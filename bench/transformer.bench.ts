@@ -11,13 +11,16 @@ import { restrictionMask } from "../src/arena.ts";
 import { DEFAULT_TRAIN_MODEL } from "../src/train-job.ts";
 import { meanLatencyMs, printTable, fillUniform, type BenchRecord } from "./common.ts";
 
-const BATCH = 32;
+export const BATCH = 32;
+/** The default model's row label; its SGLD record is named `${DEFAULT_LABEL} SGLD` (bench/peers.bench.ts reuses it). */
+export const DEFAULT_LABEL = "default training model";
 const PAPER: TransformerConfig = {
   kind: "transformer", n_layers: 2, n_heads: 8, d_model: 256, d_head: 32, n_ctx: 1024, d_vocab: 5000,
   normalization: "LN", positional_embedding: "shortformer", attn_bias: true, unembed_bias: true,
 };
 
-async function stepsPerSecond(variant: Variant, model: TransformerConfig, steps: number, time: number) {
+/** Whole SGLD steps/s of one transformer at batch BATCH (also bench/peers.bench.ts's PyTorch comparison). */
+export async function stepsPerSecond(variant: Variant, model: TransformerConfig, steps: number, time: number) {
   const engine = await createEngine(await nodeHost.wasmBytes(variant), variant);
   const layout = modelLayout(model);
   const T = model.n_ctx, nSeq = 2 * BATCH;
@@ -36,7 +39,7 @@ export async function run(): Promise<BenchRecord[]> {
   const rows: string[][] = [];
   const probe = await createEngine(await nodeHost.wasmBytes("simd"), "simd");
   for (const [label, model, steps, variants] of [
-    ["default training model", DEFAULT_TRAIN_MODEL, 10, ["simd", "scalar"]],
+    [DEFAULT_LABEL, DEFAULT_TRAIN_MODEL, 10, ["simd", "scalar"]],
     ["paper size (Wang et al. 2024)", PAPER, 1, ["simd"]],
   ] as [string, TransformerConfig, number, Variant[]][]) {
     const shape = [model.n_layers, model.n_heads, model.d_model, model.d_head, model.n_ctx, model.d_vocab, BATCH];
