@@ -84,13 +84,13 @@ export interface TrainRunSettings {
   eval_every: number;
   eval_sequences: number;
   /**
-   * Every k-th training sequence (by position in the data order) is replaced by a
-   * half written twice, [x_1..x_h, x_1..x_h]: in-context copying that natural text
-   * offers only rarely at this scale (Olsson et al. 2022's induction task). 0 turns
-   * it off.
+   * Every n-th training sequence (by position in the data order) is replaced by a
+   * block written periodically (repeatedSequence): in-context copying that natural
+   * text offers only rarely at this scale (Olsson et al. 2022's induction task).
+   * 0 turns it off.
    */
   repeat_every: number;
-  /** Where the repeated half comes from: the sequence's own first half, or random tokens (Philox). */
+  /** Where the repeated block comes from: the sequence's own start, or random tokens (Philox). */
   repeat_source: "data" | "random";
 }
 
@@ -192,6 +192,31 @@ export function epochPermutation(engine: Engine, n: number, seed: number, epoch:
   return perm;
 }
 
+/** Philox key word 1 of the copying sequences' draws (initialWeights uses 0x1417, the data order 0x7a1). */
+const REPEAT_KEY = 0x5e9;
+
+/**
+ * The copying sequence that replaces data row `position` when repeat_every selects
+ * it: a block of k tokens written periodically, x_p = r_(p mod k), p < T, with the
+ * period k drawn uniformly from 2..⌊T/2⌋ for each sequence (Philox counter (T,
+ * position)). r is the sequence's own start (repeat_source "data") or tokens drawn
+ * uniformly from 1..d_vocab−1 (counters (p, position); token 0 is the document
+ * separator). The period varies because with a fixed one, say k = T/2, a head can
+ * attend to i − k + 1 by position alone: that passes the induction test (whose
+ * period is n_ctx/2) with no previous-token head and does not copy at any other
+ * distance.
+ */
+export function repeatedSequence(engine: Engine, settings: TrainRunSettings, sequence: Int32Array, position: number): Int32Array {
+  const T = sequence.length;
+  const stream = moduleConstant(engine, "STREAM_USER"), seed = settings.seed >>> 0;
+  const draw = (bound: number, counter: number) => engine.kernels.uniformBelow(bound, counter, position, stream, seed, REPEAT_KEY) >>> 0;
+  const period = T < 4 ? 1 : 2 + draw((T >> 1) - 1, T);
+  const block = settings.repeat_source === "random"
+    ? Int32Array.from({ length: period }, (_, p) => 1 + draw(settings.model.d_vocab - 1, p))
+    : sequence.subarray(0, period);
+  return Int32Array.from({ length: T }, (_, p) => block[p % period]);
+}
+
 /**
  * Train the transformer with AdamW on token sequences (minibatches in the order
  * of epochPermutation), logging and checkpointing through `hooks`; `resume`
@@ -210,7 +235,6 @@ export async function trainTransformer(
   const batchTokens = engine.allocI32(B * T);
   const schedule = new Set(settings.checkpoints === "paper" ? checkpointSchedule(settings.steps) : settings.checkpoints);
   const o = settings.optimizer;
-  const repeatStream = moduleConstant(engine, "STREAM_USER");
 
   let step = 0;
   if (resume) {
@@ -260,14 +284,7 @@ export async function trainTransformer(
       const sequence = train.tokens.subarray(row * T, (row + 1) * T);
       const target = engine.i32(batchTokens + r * T * 4, T);
       if (settings.repeat_every > 0 && position % settings.repeat_every === settings.repeat_every - 1) {
-        const half = T >> 1;
-        if (settings.repeat_source === "random") {
-          // Uniform over the vocabulary but the separator (token 0), from counters (p, position).
-          for (let p = 0; p < half; p++) target[p] = 1 + (k.uniformBelow(m.d_vocab - 1, p, position, repeatStream, settings.seed >>> 0, 0x5e9) >>> 0);
-          for (let p = half; p < T; p++) target[p] = target[p - half];
-        } else {
-          for (let p = 0; p < T; p++) target[p] = sequence[p % half];
-        }
+        target.set(repeatedSequence(engine, settings, sequence, position));
       } else {
         target.set(sequence);
       }

@@ -3,7 +3,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { detachingEngine, loadEngine, mulberry32 } from "./helpers.ts";
-import { checkpointSchedule, learningRate, trainTransformer, decodeOptimizerState, type TrainRunSettings, type TrainerHooks, type TrainLogLine } from "../src/train.ts";
+import { checkpointSchedule, learningRate, repeatedSequence, trainTransformer, decodeOptimizerState, type TrainRunSettings, type TrainerHooks, type TrainLogLine } from "../src/train.ts";
 import { parseTrainConfig } from "../src/train-job.ts";
 import { modelLayout } from "../src/models.ts";
 import type { TransformerConfig } from "../src/config.ts";
@@ -94,6 +94,33 @@ test("a run interrupted after its step-100 checkpoint resumes to the same bits",
   const finalResumed = await trainTransformer(await loadEngine("simd"), settings, train, heldout, resumed.hooks, resume);
   assert.equal(new Uint32Array(finalResumed.weights.buffer), new Uint32Array(finalFull.weights.buffer));
   assert.equal(resumed.states.get(200), full.states.get(200));
+});
+
+test("copying sequences: periodic with a period drawn from 2..T/2 per sequence; random tokens avoid the separator", async () => {
+  const engine = await loadEngine("simd");
+  const T = 64;
+  const sequence = Int32Array.from({ length: T }, (_, p) => 100 + p);
+  const periods = new Set<number>();
+  for (let position = 0; position < 200; position++) {
+    for (const source of ["random", "data"] as const) {
+      const x = repeatedSequence(engine, { ...settings, repeat_source: source, model: { ...model, d_vocab: 50 } }, sequence, position);
+      assert.is(x.length, T);
+      // The period: the smallest k with x_p = x_(p−k) for all p ≥ k (the draw's own period, or a divisor of it).
+      let k = 1;
+      while (!x.every((v, p) => p < k || v === x[p - k])) k++;
+      assert.ok(k >= 1 && k <= T / 2, `position ${position}: period ${k}`);
+      if (source === "data") {
+        assert.equal([...x.subarray(0, k)], [...sequence.subarray(0, k)]);
+        periods.add(k);
+      } else {
+        assert.ok(x.every((v) => v >= 1 && v < 50), `position ${position}: tokens ${x}`);
+      }
+    }
+  }
+  // Drawn uniformly from 31 values, 200 draws leave out any one value with probability (30/31)^200 ≈ 1e-3.
+  assert.ok(periods.size >= 28, `${periods.size} distinct periods`);
+  assert.ok(periods.has(2) || periods.has(3), "short periods occur");
+  assert.ok([...periods].some((k) => k >= 28), "long periods occur");
 });
 
 test("train config: defaults, and named errors", () => {
