@@ -38,12 +38,10 @@ import {
   MATMUL_CASES, fillUniform, matmulCallsPerSample, matmulFlops, meanLatencyMs, prepareWasmMatmul, printSideBySide, printTable,
   type BenchRecord, type MatmulOp, type MatmulShape,
 } from "./common.ts";
-import { setup as setupSgldCase, SIZES as SGLD_SIZES, BATCH as SGLD_BATCH, STEPS as SGLD_STEPS } from "./sgld.bench.ts";
+import { MLP_CASES, mlpCaseName, stepsPerSecond as mlpStepsPerSecond } from "./sgld.bench.ts";
 import { stepsPerSecond as transformerStepsPerSecond, BATCH as TRANSFORMER_BATCH, DEFAULT_LABEL as TRANSFORMER_LABEL } from "./transformer.bench.ts";
 import { DEFAULT_TRAIN_MODEL } from "../src/train-job.ts";
 import { modelLayout } from "../src/models.ts";
-
-// bench/sgld.bench.ts's case.
 
 type Tf = typeof import("@tensorflow/tfjs-core");
 
@@ -186,35 +184,27 @@ interface TorchResult {
   blas: string;
 }
 
-/** bench/torch_sgld.py: the MLP case. */
-function torchSgld(): TorchResult | null {
-  return runTorchScript<TorchResult>("./torch_sgld.py");
-}
-
-/** bench/sgld.bench.ts's case (same model, data, sampler settings), SIMD build, steps/s. */
-async function oursSgld(): Promise<{ name: string; shape: number[]; value: number; params: number }> {
-  const { runner, params } = await setupSgldCase("simd");
-  const latency = await meanLatencyMs([{ name: "simd", fn: () => runner.run(0) }], { time: 1500, warmupTime: 300 });
-  return {
-    name: `MLP ${SGLD_SIZES.join("-")} batch ${SGLD_BATCH} (${params} params)`,
-    shape: [...SGLD_SIZES, SGLD_BATCH],
-    value: SGLD_STEPS / (latency.get("simd")! / 1000),
-    params,
-  };
-}
-
+/**
+ * Each MLP case of bench/sgld.bench.ts (same model, data distribution, sampler
+ * settings) in our SIMD build and in bench/torch_sgld.py, steps/s side by side.
+ */
 async function sgldPeer(records: BenchRecord[]): Promise<void> {
-  const result = torchSgld();
-  if (!result) return;
-  const ours = await oursSgld();
-  if (result.params !== ours.params) console.log(`(warning: the torch model has ${result.params} params, ours ${ours.params})`);
-  const { name, shape } = ours;
-  records.push({ family: "sgld", name, impl: "pytorch-cpu", shape, unit: "steps/s", value: result.stepsPerSecond });
-  records.push({ family: "peers", name, impl: "simd", shape, unit: "steps/s", value: ours.value });
-  console.log(`\nPyTorch BLAS: ${result.blas}`);
-  printTable(`SGLD steps/s vs PyTorch ${result.torch} CPU (${result.threads} thread; same MLP, batch, update)`, ["", "simd", "pytorch-cpu", "simd/pytorch"], [
-    [name, ours.value.toFixed(0), result.stepsPerSecond.toFixed(0), `${(ours.value / result.stepsPerSecond).toFixed(2)}×`],
-  ]);
+  const rows: string[][] = [];
+  let torchInfo: TorchResult | null = null;
+  for (const c of MLP_CASES) {
+    const result = runTorchScript<TorchResult>("./torch_sgld.py", ["--sizes", c.sizes.join(","), "--batch", String(c.batch)]);
+    if (!result) return;
+    torchInfo = result;
+    const ours = await mlpStepsPerSecond("simd", c);
+    if (result.params !== ours.params) console.log(`(warning: the torch model has ${result.params} params, ours ${ours.params})`);
+    const name = mlpCaseName(c, ours.params);
+    const shape = [...c.sizes, c.batch];
+    records.push({ family: "sgld", name, impl: "pytorch-cpu", shape, unit: "steps/s", value: result.stepsPerSecond });
+    records.push({ family: "peers", name, impl: "simd", shape, unit: "steps/s", value: ours.value });
+    rows.push([name, ours.value.toFixed(0), result.stepsPerSecond.toFixed(0), `${(ours.value / result.stepsPerSecond).toFixed(2)}×`]);
+  }
+  console.log(`\nPyTorch BLAS: ${torchInfo!.blas}`);
+  printTable(`SGLD steps/s vs PyTorch ${torchInfo!.torch} CPU (${torchInfo!.threads} thread; same MLP, batch, update)`, ["", "simd", "pytorch-cpu", "simd/pytorch"], rows);
 }
 
 /** Steps per run(0) of our chain in the transformer comparison (as bench/transformer.bench.ts times it). */

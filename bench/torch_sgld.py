@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch CPU peer of bench/sgld.bench.ts: SGLD steps/s, one thread.
 
-Same case: MLP 64-256-256-10, relu, bias, MSE loss, batch 128 drawn at random
-from n = 4096 random samples, nβ = 30, ε = 1e-5, γ = 100. One step = minibatch
+Same cases (bench/sgld.bench.ts MLP_CASES): an MLP (default 64-256-256-10), relu,
+bias, MSE loss, minibatches (default 128) drawn at random from n = 4096 random
+samples, nβ = 30, ε = 1e-5, γ = 100. One step = minibatch
 gather, forward, backward (autograd), Gaussian noise and the localized update
 
     w ← w − (ε/2)·(nβ·g + γ·(w − w*)) + √ε·N(0, 1)
@@ -11,8 +12,10 @@ done in place under no_grad (as devinterp's optim/sgld.py does). Diagnostics
 (norms) are not gathered here, which favours PyTorch slightly.
 
 Prints one JSON line: {"stepsPerSecond", "torch", "threads", "params", "steps", "blas"}.
-Run by bench/peers.bench.ts; standalone: python3 bench/torch_sgld.py [seconds].
+Run by bench/peers.bench.ts; standalone:
+  python3 bench/torch_sgld.py [--sizes 64,256,256,10] [--batch 128] [--seconds 2]
 """
+import argparse
 import json
 import math
 import os
@@ -29,10 +32,15 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 torch.manual_seed(1)
 
-SIZES = [64, 256, 256, 10]
-BATCH, N = 128, 4096
+parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+parser.add_argument("--sizes", default="64,256,256,10", help="layer widths, comma-separated")
+parser.add_argument("--batch", type=int, default=128)
+parser.add_argument("--seconds", type=float, default=2.0, help="timed run length")
+args = parser.parse_args()
+SIZES = [int(v) for v in args.sizes.split(",")]
+BATCH, N = args.batch, 4096
 NBETA, EPS, GAMMA = 30.0, 1e-5, 100.0
-SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
+SECONDS = args.seconds
 
 x = torch.rand(N, SIZES[0]) * 2 - 1
 y = torch.rand(N, SIZES[-1]) * 2 - 1
