@@ -38,7 +38,8 @@ async function compileKernels(): Promise<Record<Kernel | "init", (n?: number) =>
     optimizeLevel: 3, shrinkLevel: 0, runtime: "stub", noAssert: true, enable: ["simd"],
   });
   if (result.error || !result.binary) throw new Error(`asc failed on bench/roofline.as.ts: ${result.error?.message}\n${result.stderr}`);
-  const { instance } = await WebAssembly.instantiate(result.binary, {});
+  // asc declares the binary as Uint8Array<ArrayBufferLike>; it is a plain Uint8Array over an ArrayBuffer.
+  const { instance } = await WebAssembly.instantiate(result.binary as Uint8Array<ArrayBuffer>, {});
   return instance.exports as unknown as Record<Kernel | "init", (n?: number) => number>;
 }
 

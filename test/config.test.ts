@@ -198,7 +198,7 @@ test("the input object is never mutated and the result shares nothing with it", 
   assert.is.not((config.model as { sizes: number[] }).sizes, input.model.sizes);
   assert.is.not(config.sampler, input.sampler);
   assert.is.not(config.restrict, input.restrict);
-  assert.is.not(config.restrict!["layers.1.weight"], input.restrict["layers.1.weight"]);
+  assert.is.not((config.restrict as Record<string, "all" | number[]>)["layers.1.weight"], input.restrict["layers.1.weight"]);
   // Also for the defaults path: filling defaults must not write into a frozen input.
   const bare = deepFreeze(minimal());
   parseConfig(bare);

@@ -22,7 +22,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { VARIANTS, loadEngine, seededUniform } from "./helpers.ts";
 import type { Engine, Variant } from "../src/engine.ts";
-import type { ModelConfig } from "../src/config.ts";
+import type { ModelConfig, TransformerConfig } from "../src/config.ts";
 import type { Layout } from "../src/arena.ts";
 import { modelLayout, planModel } from "../src/models.ts";
 
@@ -34,7 +34,9 @@ const gamma = (n: number) => (n * U) / (1 - n * U);
 const MAX_BATCH = 40;
 const BATCHES = [1, 7, 33];
 
-interface Case { name: string; model: ModelConfig }
+/** The models this file covers: the transformer has its own test (test/transformer.test.ts). */
+type DenseModel = Exclude<ModelConfig, TransformerConfig>;
+interface Case { name: string; model: DenseModel }
 const MODELS: Case[] = [
   { name: "polynomial [1,2]", model: { kind: "polynomial", powers: [1, 2] } },
   { name: "polynomial [2,2,3]", model: { kind: "polynomial", powers: [2, 2, 3] } },
@@ -45,7 +47,7 @@ const MODELS: Case[] = [
   { name: "mlp [5,3,5] identity, no bias (reduced-rank regression)", model: { kind: "mlp", sizes: [5, 3, 5], activation: "identity", bias: false } },
 ];
 
-const dims = (model: ModelConfig) => (model.kind === "polynomial" ? { dIn: 1, dOut: 1 } : { dIn: model.sizes[0], dOut: model.sizes[model.sizes.length - 1] });
+const dims = (model: DenseModel) => (model.kind === "polynomial" ? { dIn: 1, dOut: 1 } : { dIn: model.sizes[0], dOut: model.sizes[model.sizes.length - 1] });
 
 const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
 
@@ -69,7 +71,7 @@ interface Eval {
  * With `absOf` set (the value-mode evaluation at the same point) this is the
  * |·|-evaluation described at the top instead.
  */
-function evaluate(model: ModelConfig, layout: Layout, w: Float64Array, X: Float32Array, Y: Float32Array, batch: number, absOf: Eval | null = null): Eval {
+function evaluate(model: DenseModel, layout: Layout, w: Float64Array, X: Float32Array, Y: Float32Array, batch: number, absOf: Eval | null = null): Eval {
   const A = absOf ? Math.abs : (x: number) => x;
   const { dIn, dOut } = dims(model);
   const count = batch * dOut;
@@ -165,7 +167,7 @@ function evaluate(model: ModelConfig, layout: Layout, w: Float64Array, X: Float3
 }
 
 /** N of γ_N for a model and batch: twice the roundings along the forward and backward passes (see top). */
-function roundingDepth(model: ModelConfig, batch: number): number {
+function roundingDepth(model: DenseModel, batch: number): number {
   if (model.kind === "polynomial") {
     // f32 roundings: pred, difference, 2/count, dPred, the stored gradient; the
     // f64 products and sums add ≤ (k + batch)·2^-53, counted as one more.
@@ -182,7 +184,7 @@ function roundingDepth(model: ModelConfig, batch: number): number {
 
 interface Data { w: Float32Array; X: Float32Array; Y: Float32Array }
 
-function makeData(model: ModelConfig, layout: Layout, batch: number, seed: number): Data {
+function makeData(model: DenseModel, layout: Layout, batch: number, seed: number): Data {
   const u = seededUniform(seed);
   const { dIn, dOut } = dims(model);
   const w = new Float32Array(layout.size);
@@ -209,7 +211,7 @@ interface Reference { data: Data; value: Eval; abs: Eval; fd: Float64Array; fdEr
  * bound of 0 (so the wasm takes the same side of every kink) and no finite
  * difference step crosses a kink (same activation pattern at w ± h, w ± 2h).
  */
-function reference(model: ModelConfig, layout: Layout, batch: number, seed: number): Reference {
+function reference(model: DenseModel, layout: Layout, batch: number, seed: number): Reference {
   const depth = roundingDepth(model, batch);
   const patternOf = (e: Eval) => e.pre.map((z) => Array.from(z, (v) => (v > 0 ? 1 : 0)).join("")).join("|");
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -255,7 +257,7 @@ interface Run { loss: number; lossOnly: number; grad: Float32Array }
  * gradient arena prefilled with NaN (gradients must be written, not added),
  * then modelLossGrad and modelLoss.
  */
-function run(engine: Engine, model: ModelConfig, maxBatch: number, data: Data, batch: number): Run {
+function run(engine: Engine, model: DenseModel, maxBatch: number, data: Data, batch: number): Run {
   const k = engine.kernels;
   k.resetHeap();
   const layout = modelLayout(model);

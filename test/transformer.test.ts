@@ -193,7 +193,7 @@ test("the unembed and loss computed a chunk of sequences at a time equal the who
   const batch = 4, T = 7;
   const { arena } = randomParams(m, 41);
   const tokens = randomTokens(m, batch, T, 42);
-  const results = [];
+  const results: { loss: number; grads: Float32Array }[] = [];
   for (const chunk of [batch, 1, 3]) {
     const s = await setup("simd", m, batch, T);
     const words = s.engine.i32(s.plan, 64);

@@ -518,8 +518,8 @@ test("tensorToFloat64 rejects I64 values beyond 2^53", () => {
 
 test("a Uint8Array subclass whose slice returns a view (Node's Buffer) still decodes its own tensors", () => {
   class ViewSlicing extends Uint8Array {
-    override slice(begin?: number, end?: number): Uint8Array {
-      return this.subarray(begin, end) as Uint8Array; // what Buffer.prototype.slice does
+    override slice(begin?: number, end?: number): Uint8Array<ArrayBuffer> {
+      return this.subarray(begin, end); // what Buffer.prototype.slice does
     }
   }
   const bytes = writeSafetensors({ a: { dtype: "F32", shape: [2], data: new Float32Array([1.5, -2]) } });

@@ -3,9 +3,9 @@
 // AdamW, and each other across the SIMD and scalar builds.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { VARIANTS, loadEngine, seededUniform } from "../helpers.ts";
-import { U, GUARD, GUARD_FLOATS, bits, assertSameBits, place, loadEngines } from "./buffers.ts";
-import type { Engine, Variant } from "../../src/engine.ts";
+import { VARIANTS, seededUniform } from "../helpers.ts";
+import { U, GUARD, GUARD_FLOATS, assertSameBits, loadEngines } from "./buffers.ts";
+import type { Engine } from "../../src/engine.ts";
 
 const engines = await loadEngines();
 

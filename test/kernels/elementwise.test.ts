@@ -8,9 +8,9 @@
 // operation is therefore checked bit for bit against its f64 reference.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { VARIANTS, loadEngine, seededUniform } from "../helpers.ts";
+import { VARIANTS, seededUniform } from "../helpers.ts";
 import { U, bits, hex, assertSameBits, place, read, loadEngines } from "./buffers.ts";
-import type { Engine, Variant } from "../../src/engine.ts";
+import type { Engine } from "../../src/engine.ts";
 
 const engines = await loadEngines();
 

@@ -7,9 +7,9 @@
 // For f32 a, b, Math.fround(a + b) (f64 sum rounded once) is the f32 sum.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { VARIANTS, loadEngine, seededUniform } from "../helpers.ts";
+import { VARIANTS, seededUniform } from "../helpers.ts";
 import { U, bits, assertSameBits, place, read, loadEngines } from "./buffers.ts";
-import type { Engine, Variant } from "../../src/engine.ts";
+import type { Engine } from "../../src/engine.ts";
 
 const engines = await loadEngines();
 

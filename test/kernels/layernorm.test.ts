@@ -9,9 +9,9 @@
 // so the replay is exact.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { VARIANTS, loadEngine, seededUniform } from "../helpers.ts";
-import { U, bits, assertSameBits, place, read, loadEngines } from "./buffers.ts";
-import type { Engine, Variant } from "../../src/engine.ts";
+import { VARIANTS, seededUniform } from "../helpers.ts";
+import { U, assertSameBits, place, read, loadEngines } from "./buffers.ts";
+import type { Engine } from "../../src/engine.ts";
 
 const engines = await loadEngines();
 
