@@ -33,18 +33,38 @@ export const TRAIN_DEFAULTS = {
   repeat_source: "data" as const,
 };
 
-/** The model `llc train` trains by default (2 layers, attention only, as in Wang et al. 2024, smaller). */
+/**
+ * The model `llc train` trains by default: 2 layers, 8 heads, attention only, as in
+ * Wang et al. 2024 but smaller (d_model 64, n_ctx 64). d_head is 16, not
+ * d_model/n_heads = 8: an induction head matches the current token against the
+ * previous-token head's copy of the key's predecessor through a rank-d_head
+ * bilinear form over a 1024-token vocabulary. On copying sequences alone (2000
+ * steps, batch 32, n_ctx 64) 4 heads of d_head 16 started copying sooner than 8 of d_head 8 and
+ * ended lower (loss 3.42 vs 3.72; 3.4 is the optimum there).
+ */
 export const DEFAULT_TRAIN_MODEL: TransformerConfig = {
-  kind: "transformer", n_layers: 2, n_heads: 8, d_model: 64, d_head: 8, n_ctx: 128, d_vocab: 1024,
+  kind: "transformer", n_layers: 2, n_heads: 8, d_model: 64, d_head: 16, n_ctx: 64, d_vocab: 1024,
   normalization: "LN", positional_embedding: "shortformer", attn_bias: true, unembed_bias: true,
 };
 
-/** `llc train` without --config: the default model on the built-in prose + code mix. */
+/**
+ * `llc train` without --config: the default model on the built-in prose + code mix,
+ * every second sequence replaced by random tokens written periodically (repeat_every
+ * 2, repeat_source "random"). At this scale natural text alone does not form
+ * induction heads in a run of minutes (Olsson et al. 2022 see them form after
+ * billions of tokens; this run sees 12 million), so the copying task is offered
+ * directly; the previous-token heads it needs form along with it. Weight decay is
+ * off so the rarely seen random tokens' embeddings are not shrunk away.
+ */
 export const DEFAULT_TRAIN_CONFIG = {
   name: "attn-only-2l",
   model: DEFAULT_TRAIN_MODEL,
   data: { vocab_size: DEFAULT_TRAIN_MODEL.d_vocab },
-  steps: 8000,
+  optimizer: { weight_decay: 0 },
+  batch_size: 32,
+  steps: 6000,
+  repeat_every: 2,
+  repeat_source: "random" as const,
   out: "run",
 };
 

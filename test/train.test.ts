@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { detachingEngine, loadEngine, mulberry32 } from "./helpers.ts";
 import { checkpointSchedule, learningRate, repeatedSequence, trainTransformer, decodeOptimizerState, type TrainRunSettings, type TrainerHooks, type TrainLogLine } from "../src/train.ts";
-import { parseTrainConfig } from "../src/train-job.ts";
+import { DEFAULT_TRAIN_CONFIG, parseTrainConfig } from "../src/train-job.ts";
 import { modelLayout } from "../src/models.ts";
 import type { TransformerConfig } from "../src/config.ts";
 
@@ -131,6 +131,10 @@ test("train config: defaults, and named errors", () => {
   assert.throws(() => parseTrainConfig({ model: { ...model, d_vocab: 1024 }, stpes: 3 }), /stpes: unknown field, did you mean steps\?/);
   assert.throws(() => parseTrainConfig({ model }), /data\.vocab_size: expected the model's d_vocab \(13\), got 1024/);
   assert.throws(() => parseTrainConfig({ model: { kind: "mlp", sizes: [2, 2] } }), /model\.kind: expected "transformer"/);
+  // `llc train` without --config: what the README documents (copying sequences on, weight decay off).
+  const d = parseTrainConfig(DEFAULT_TRAIN_CONFIG);
+  assert.equal([d.model.n_heads, d.model.d_head, d.model.d_model, d.model.n_ctx, d.model.d_vocab], [8, 16, 64, 64, 1024]);
+  assert.equal([d.batch_size, d.steps, d.repeat_every, d.repeat_source, d.optimizer.weight_decay, d.optimizer.lr], [32, 6000, 2, "random", 0, 1e-3]);
 });
 
 test.run();
