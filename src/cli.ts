@@ -1,6 +1,7 @@
 /// <reference types="node" />
 // The command line: `llc estimate`, `llc table` (the main job: analytic cases),
-// `llc train` (the transformer), `llc example` (a built-in case as config +
+// `llc train` (the transformer), `llc heads` and `llc sweep` (head scores and
+// refined LLCs over a training run), `llc example` (a built-in case as config +
 // safetensors files).
 import { fileURLToPath } from "node:url";
 import { nodeHost } from "./platform/node.ts";
@@ -20,6 +21,12 @@ const USAGE = `usage:
   llc train [--config FILE | --out DIR] [--quiet] [--variant simd|scalar]
                                                  train the transformer (default config without --config; resumes after a kill)
   llc heads --run DIR [--steps last|all|N,N,...] [--data mix|prose|code] [--sequences N]   head scores per checkpoint
+  llc sweep --run DIR [--restrict l0h0,l0h1,... | --heads] [--steps last|all|N,N] [--data mix|prose|code|FILE] --sampler FILE.json
+            [--out FILE.jsonl] [--workers N] [--quiet] [--variant simd|scalar]
+                                                 refined LLC of each selector (default --heads: every head) at each checkpoint;
+                                                 FILE.json: an estimate config's "sampler" section; rows go to --out (default
+                                                 DIR/sweep.jsonl) as they finish and a rerun skips them; a table on stdout;
+                                                 --workers N: chains on N threads (default: sampler.workers if >= 1, else 1)
   llc example NAME --dir DIR                     write a built-in case (${Object.keys(exampleCases).join(", ")})
   llc help`;
 
@@ -204,6 +211,73 @@ async function headsCommand(args: string[]): Promise<void> {
   }
 }
 
+/**
+ * `llc sweep`: the weight-refined LLC of heads (or any selectors) at checkpoints of a
+ * training run, optionally data-refined (src/sweep.ts); JSONL rows, then a table.
+ */
+async function sweepCommand(args: string[]): Promise<void> {
+  const flags = parseFlags(args, {
+    run: "value", restrict: "value", heads: "flag", steps: "value", data: "value", sampler: "value",
+    out: "value", workers: "value", quiet: "flag", variant: "value",
+  });
+  if (typeof flags.run !== "string") throw new UsageError("sweep: --run DIR is required (a run directory made by llc train)");
+  if (typeof flags.sampler !== "string") throw new UsageError('sweep: --sampler FILE.json is required (the "sampler" section of an estimate config)');
+  if (flags.restrict !== undefined && flags.heads !== undefined) throw new UsageError("sweep: give --restrict SELECTORS or --heads, not both");
+  const { readdir, open } = await import("node:fs/promises");
+  const { checkpointStepOf } = await import("./analysis/heads.ts");
+  const { runSweep, parseSelectorList } = await import("./sweep.ts");
+  const run = flags.run;
+  const available = (await readdir(`${run}/checkpoints`).catch(() => [] as string[]))
+    .map(checkpointStepOf).filter((s): s is number => s !== undefined);
+  const quiet = flags.quiet === true;
+  const say = (text: string) => quiet || process.stderr.write(text + "\n");
+  const started = nodeHost.now();
+  let lastProgress = 0;
+  const result = await runSweep(nodeHost, {
+    run,
+    available,
+    steps: typeof flags.steps === "string" ? flags.steps : undefined,
+    restrict: typeof flags.restrict === "string" ? parseSelectorList(flags.restrict) : "heads",
+    data: typeof flags.data === "string" ? flags.data : undefined,
+    sampler: flags.sampler,
+    out: typeof flags.out === "string" ? flags.out : undefined,
+    workers: workersOf(flags),
+    spawn: nodeWorkers(),
+    variant: variantOf(flags),
+    // Each row reaches the disk before the next estimate starts: a kill loses at most the estimate under way.
+    async appendText(path, text) {
+      const file = await open(path, "a");
+      try {
+        await file.write(text);
+        await file.datasync();
+      } finally {
+        await file.close();
+      }
+    },
+    onResume: (done, total, out) => say(`resuming: ${done} of ${total} estimates already in ${out}`),
+    onProgress: (p) => {
+      const now = nodeHost.now();
+      if (quiet || now - lastProgress < 2000) return;
+      lastProgress = now;
+      process.stderr.write(`  step ${p.step} ${p.restrict}: chain ${p.chain} draw ${p.draw + 1}/${p.draws} loss ${p.loss.toPrecision(6)}\n`);
+    },
+    onRow: (row, pair) => {
+      lastProgress = nodeHost.now();
+      const seconds = ((nodeHost.now() - started) / 1000).toFixed(0);
+      const value = row.status === "error" ? `error: ${row.error}` : `λ̂ ${row["llc/mean"].toPrecision(4)} ± ${row["llc/std"]?.toPrecision(3) ?? "–"}`;
+      say(`[${pair.index + 1}/${pair.total}] step ${row.step} ${row.restrict}: ${value}  (${seconds} s)`);
+    },
+  });
+  const errors = [...result.rows.values()].filter((r) => r.status === "error");
+  const chains = [...result.rows.values()][0]?.sampler.chains;
+  process.stdout.write(
+    `refined LLC λ̂, mean ± std over ${chains} chains, data ${JSON.stringify(typeof flags.data === "string" ? flags.data : "mix")}; ` +
+      `${result.estimated} estimated, ${result.skipped} already in ${result.out}\n\n${result.table}`,
+  );
+  if (errors.length)
+    throw new Error(`${errors.length} of ${result.rows.size} estimates diverged (status "error" in ${result.out}, first: step ${errors[0].step} ${errors[0].restrict}: ${errors[0].error})`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
@@ -212,6 +286,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (command === "train") await trainCommand(args);
     else if (command === "example") await exampleCommand(args);
     else if (command === "heads") await headsCommand(args);
+    else if (command === "sweep") await sweepCommand(args);
     else if (command === "help" || command === "--help" || command === undefined) process.stdout.write(USAGE + "\n");
     else throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     return 0;

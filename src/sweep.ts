@@ -1,0 +1,329 @@
+// `llc sweep`: refined LLCs over training (Wang et al. 2024, arXiv 2410.02984).
+// For a run directory made by `llc train`, the weight-refined LLC of each
+// selector ("l0h3", "l1", "embed", …) at each selected checkpoint, on one token
+// file (the run's mix held-out set by default, or another: data-refined), with
+// one sampler config for every estimate. Each (step, selector) pair is an
+// ordinary estimate — `estimate` / `estimateParallel` on exactly the config
+// `llc estimate` would read — so a row's numbers equal that command's to the bit.
+//
+// Results go to a JSONL file, one line per pair, appended as each pair finishes.
+// A rerun skips the pairs already in the file whose fingerprint (sampler, selector,
+// checkpoint bytes, data bytes) matches; a file made with another sampler or other
+// data is refused with an error naming what differs, so estimates never mix.
+//
+// Host-neutral: files through Host. A Host cannot list a directory, so the caller
+// passes the checkpoint steps present in the run (`available`).
+import type { Host } from "./platform/host.ts";
+import { createEngine, type Variant } from "./engine.ts";
+import { ConfigError, parseConfig, parseJsonConfig, parseSamplerConfig, type SamplerConfig, type TransformerConfig } from "./config.ts";
+import { estimate, EstimateError, type EstimateResult } from "./estimator.ts";
+import { estimateParallel, type SpawnWorker } from "./parallel.ts";
+import { readSafetensors } from "./io/safetensors.ts";
+import { fingerprint } from "./io/results.ts";
+import { restrictionMask } from "./arena.ts";
+import { modelLayout, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
+import { readCheckpoint, readHeldout, selectCheckpointSteps, type Checkpoint } from "./analysis/heads.ts";
+import { runFiles } from "./train.ts";
+import type { Progress } from "./sampler.ts";
+
+export class SweepError extends Error {
+  override readonly name = "SweepError";
+}
+
+/** The sampler as a sweep records it: every field but `workers`, which cannot change a bit of a result. */
+export type SweepSampler = Omit<SamplerConfig, "workers">;
+
+/** One line of the output file: one (step, selector) estimate. */
+export interface SweepRow {
+  step: number;
+  restrict: string;
+  /** The data as named to the sweep: "mix", "prose", "code" or a token file path. */
+  data: string;
+  "llc/mean": number;
+  "llc/std": number | null;
+  "llc/means": number[];
+  init_loss: number;
+  "mala_accept/mean": number | null;
+  status: EstimateResult["status"];
+  error?: string;
+  nbeta: number;
+  chains_completed: number;
+  sampler: SweepSampler;
+  /** FNV-1a fingerprints of the token file's and the checkpoint's bytes. */
+  data_hash: string;
+  checkpoint_hash: string;
+  /** Fingerprint of the pair's whole job: sampler, selector, checkpoint bytes, data bytes. */
+  job: string;
+}
+
+export interface SweepOptions {
+  /** Run directory made by `llc train`. */
+  run: string;
+  /** Checkpoint steps present in run/checkpoints (the Host cannot list directories). */
+  available: readonly number[];
+  /** "last" (default), "all" or a comma-separated list of steps. */
+  steps?: string;
+  /** Selectors estimated one by one, or "heads" (default): every head l{l}h{h} of the model. */
+  restrict?: readonly string[] | "heads";
+  /** "mix" (default), "prose", "code" (the run's held-out token files) or a token file path. */
+  data?: string;
+  /** Path of a JSON file holding the `sampler` section of an estimate config. */
+  sampler: string;
+  /** Output JSONL file (default run/sweep.jsonl). */
+  out?: string;
+  /** Threads for each estimate's chains (default: sampler.workers if ≥ 1, else 1: serial). Same bits for any count. */
+  workers?: number;
+  /** How to start a worker when workers > 1 (Node: nodeWorkers()); default the global module Worker. */
+  spawn?: SpawnWorker;
+  variant?: Variant;
+  /**
+   * Append a line to a file, creating it if missing (Node: fs.appendFile + datasync).
+   * Without it each row rewrites the whole file through host.writeText (atomic, slower for long sweeps).
+   */
+  appendText?: (path: string, text: string) => Promise<void>;
+  /** Pairs already in the output file, skipped (called once, before any estimate). */
+  onResume?: (done: number, total: number, out: string) => void;
+  /** A pair is about to be estimated (index counts every pair of the sweep, skipped ones too). */
+  onStart?: (pair: { step: number; restrict: string; index: number; total: number }) => void;
+  /** A pair was estimated and its row written. */
+  onRow?: (row: SweepRow, pair: { index: number; total: number }) => void;
+  onProgress?: (p: Progress & { step: number; restrict: string }) => void;
+}
+
+export interface SweepResult {
+  out: string;
+  steps: number[];
+  selectors: string[];
+  /** The selected pairs' rows (from the file or just estimated), by pairKey. */
+  rows: Map<string, SweepRow>;
+  estimated: number;
+  skipped: number;
+  /** The aligned table of formatSweepTable. */
+  table: string;
+}
+
+export const pairKey = (step: number, restrict: string) => `${step}\u0000${restrict}`;
+
+const encoder = new TextEncoder();
+const SWEEP_FORMAT = "llc-wasm/sweep/1";
+
+/** The run's held-out token file for "mix", "prose" or "code"; any other name is a token file path. */
+export function sweepDataPath(run: string, data: string): string {
+  return data === "mix" || data === "prose" || data === "code" ? `${run}/data/${data}-heldout.safetensors` : data;
+}
+
+/** Every head of every layer, layer-major: l0h0, l0h1, …, l1h0, … */
+export function headSelectors(model: TransformerConfig): string[] {
+  const out: string[] = [];
+  for (let l = 0; l < model.n_layers; l++) for (let h = 0; h < model.n_heads; h++) out.push(`l${l}h${h}`);
+  return out;
+}
+
+/** "l0h0, l1" → ["l0h0", "l1"]: trimmed, duplicates dropped; an empty item is an error. */
+export function parseSelectorList(text: string): string[] {
+  const items = text.split(",").map((s) => s.trim());
+  const empty = items.findIndex((s) => s === "");
+  if (empty >= 0) throw new SweepError(`restrict: item ${empty + 1} of ${JSON.stringify(text)} is empty; expected a comma-separated list of selectors such as l0h0,l0h1,l1`);
+  return [...new Set(items)];
+}
+
+/** The sampler file: the `sampler` section of an estimate config, validated with its field names. */
+export function parseSweepSampler(text: string, source: string): SamplerConfig {
+  return parseJsonConfig(text, source, (raw) => {
+    if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && ("sampler" in raw || "model" in raw))
+      throw new ConfigError("", 'expected the "sampler" section of an estimate config ({"epsilon": …, "gamma": …, "nbeta": …, …}), not a whole config; copy its "sampler" object into this file');
+    return parseSamplerConfig(raw, "sampler");
+  });
+}
+
+function checkSelectors(selectors: readonly string[], model: TransformerConfig, step: number): void {
+  const layout = modelLayout(model);
+  const resolve = transformerSelector(model, layout);
+  for (const selector of selectors) {
+    try {
+      restrictionMask(layout, [selector], resolve, TRANSFORMER_SELECTORS);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      throw new SweepError(
+        `restrict: unknown selector ${JSON.stringify(selector)} (expected ${TRANSFORMER_SELECTORS}; ` +
+          `the model at step ${step} has ${model.n_layers} layer(s) of ${model.n_heads} head(s))`,
+      );
+    }
+  }
+}
+
+const ROW_FIELDS = ["step", "restrict", "sampler", "data_hash", "checkpoint_hash", "job"] as const;
+
+/** Rows of an existing output file; a torn last line (a kill mid-append) is dropped and reported as `repaired`. */
+function parseRows(text: string, out: string): { rows: { row: SweepRow; line: number }[]; repaired: boolean } {
+  const lines = text.split("\n");
+  const endsClean = text === "" || text.endsWith("\n");
+  if (endsClean) lines.pop();
+  const rows: { row: SweepRow; line: number }[] = [];
+  let repaired = !endsClean;
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].trim() === "") {
+      repaired = true;
+      continue;
+    }
+    let row: unknown;
+    try {
+      row = JSON.parse(lines[i]);
+    } catch {
+      if (i === lines.length - 1 && !endsClean) break; // the torn last line of a killed append: redone
+      throw new SweepError(`${out}:${i + 1}: not a JSON line; expected the rows of llc sweep (use another out file, or delete this one)`);
+    }
+    const missing = ROW_FIELDS.find((f) => row === null || typeof row !== "object" || !(f in row));
+    if (missing !== undefined) throw new SweepError(`${out}:${i + 1}: not a row of llc sweep (no "${missing}"); use another out file, or delete this one`);
+    rows.push({ row: row as SweepRow, line: i + 1 });
+  }
+  return { rows, repaired };
+}
+
+/** The first sampler field whose value differs, as "sampler.epsilon: 0.001 in the file, 0.002 now". */
+function samplerDifference(old: Record<string, unknown>, now: Record<string, unknown>): string | undefined {
+  for (const key of new Set([...Object.keys(now), ...Object.keys(old)])) {
+    if (JSON.stringify(old[key]) !== JSON.stringify(now[key]))
+      return `sampler.${key} is ${JSON.stringify(old[key]) ?? "absent"} there and ${JSON.stringify(now[key]) ?? "absent"} in this run`;
+  }
+  return undefined;
+}
+
+/**
+ * Estimate the refined LLC of every selected (step, selector) pair of a training
+ * run not already in the output file, appending a row per pair as it finishes.
+ * A diverging chain makes that pair's row status "error" (with the draws before
+ * it summarized) and the sweep goes on; any other failure stops it.
+ */
+export async function runSweep(host: Host, options: SweepOptions): Promise<SweepResult> {
+  const { run } = options;
+  if (!(await host.exists(run))) throw new SweepError(`run directory ${run} does not exist (expected a directory made by llc train)`);
+  if (options.available.length === 0) throw new SweepError(`no checkpoints (step-NNNNNN.safetensors) in ${run}/checkpoints; expected a run directory made by llc train`);
+  let steps: number[];
+  try {
+    steps = selectCheckpointSteps(options.steps ?? "last", [...options.available].sort((a, b) => a - b));
+  } catch (e) {
+    throw new SweepError(`steps: ${(e as Error).message}`);
+  }
+
+  const sampler = parseSweepSampler(await host.readText(options.sampler), options.sampler);
+  const { workers: samplerWorkers, ...recorded } = sampler;
+  const samplerJson = JSON.stringify(recorded);
+
+  const dataName = options.data ?? "mix";
+  const dataPath = sweepDataPath(run, dataName);
+  if (!(await host.exists(dataPath)))
+    throw new SweepError(`data: token file ${dataPath} does not exist (expected mix, prose, code — the run's held-out sets — or the path of a token file)`);
+  const dataBytes = await host.readBytes(dataPath);
+  const dataTensors = readSafetensors(dataBytes, dataPath).tensors;
+  const dataHash = fingerprint(dataBytes);
+
+  const loadCheckpoint = async (step: number) => {
+    const path = runFiles(run).checkpoint(step);
+    const bytes = await host.readBytes(path);
+    const checkpoint: Checkpoint = readCheckpoint(bytes, path);
+    readHeldout(dataBytes, dataPath, checkpoint); // vocabulary, context and tokenizer agree with the checkpoint
+    return { path, bytes, checkpoint };
+  };
+  // Selectors are checked against the model before any estimate runs.
+  let first: Awaited<ReturnType<typeof loadCheckpoint>> | undefined = await loadCheckpoint(steps[0]);
+  const selectors = options.restrict === undefined || options.restrict === "heads" ? headSelectors(first.checkpoint.model) : [...new Set(options.restrict)];
+  if (selectors.length === 0) throw new SweepError("restrict: expected at least one selector");
+  checkSelectors(selectors, first.checkpoint.model, steps[0]);
+
+  // The output file: rows of earlier runs of this sweep, which must share its sampler and data.
+  const out = options.out ?? `${run}/sweep.jsonl`;
+  const existing = new Map<string, { row: SweepRow; line: number }>();
+  let fileText = "";
+  if (await host.exists(out)) {
+    const parsed = parseRows(await host.readText(out), out);
+    for (const entry of parsed.rows) {
+      const { row, line } = entry;
+      const stored = row.sampler !== null && typeof row.sampler === "object" ? (row.sampler as unknown as Record<string, unknown>) : {};
+      const differs = samplerDifference(stored, recorded as unknown as Record<string, unknown>);
+      if (differs !== undefined)
+        throw new SweepError(`${out}:${line} was made with another sampler (${differs}); rows of different samplers are not mixed: give another out file, or delete this one`);
+      if (row.data_hash !== dataHash)
+        throw new SweepError(`${out}:${line} was made on other data (${JSON.stringify(row.data)}, data_hash ${row.data_hash}; this run's ${JSON.stringify(dataName)} has ${dataHash}); give another out file for each data set`);
+      if (!existing.has(pairKey(row.step, row.restrict))) existing.set(pairKey(row.step, row.restrict), entry);
+    }
+    fileText = parsed.rows.map((r) => JSON.stringify(r.row) + "\n").join("");
+    if (parsed.repaired) await host.writeText(out, fileText); // drop a torn last line before appending
+  }
+  const append = async (line: string) => {
+    fileText += line;
+    if (options.appendText) await options.appendText(out, line);
+    else await host.writeText(out, fileText);
+  };
+
+  const total = steps.length * selectors.length;
+  const done = steps.reduce((n, s) => n + selectors.filter((r) => existing.has(pairKey(s, r))).length, 0);
+  if (done > 0) options.onResume?.(done, total, out);
+
+  const variant = options.variant ?? "simd";
+  const wasm = await WebAssembly.compile(await host.wasmBytes(variant));
+  const canSpawn = options.spawn !== undefined || typeof (globalThis as { Worker?: unknown }).Worker === "function";
+  const workers = canSpawn ? options.workers ?? (samplerWorkers >= 1 ? samplerWorkers : 1) : 1;
+
+  const rows = new Map<string, SweepRow>();
+  let estimated = 0, index = 0;
+  for (const step of steps) {
+    const { path, bytes, checkpoint } = first ?? (await loadCheckpoint(step));
+    first = undefined;
+    checkSelectors(selectors, checkpoint.model, step);
+    const checkpointHash = fingerprint(bytes);
+    const weights = readSafetensors(bytes, path).tensors;
+    for (const restrict of selectors) {
+      const pair = { step, restrict, index: index++, total };
+      const job = fingerprint(encoder.encode(SWEEP_FORMAT), encoder.encode(samplerJson), encoder.encode(restrict), bytes, dataBytes);
+      const previous = existing.get(pairKey(step, restrict));
+      if (previous) {
+        if (previous.row.checkpoint_hash !== checkpointHash || previous.row.job !== job)
+          throw new SweepError(`${out}:${previous.line}: the row of step ${step}, ${restrict} was made from another ${path} (checkpoint_hash ${previous.row.checkpoint_hash}, now ${checkpointHash}); was the run retrained? give another out file, or delete this one`);
+        rows.set(pairKey(step, restrict), previous.row);
+        continue;
+      }
+      options.onStart?.(pair);
+      // Exactly the config `llc estimate` reads for this pair (parseConfig fills the same defaults).
+      const config = parseConfig({ model: checkpoint.model, weights: path, data: dataPath, sampler, restrict });
+      const onProgress = options.onProgress && ((p: Progress) => options.onProgress!({ ...p, step, restrict }));
+      let result: EstimateResult;
+      try {
+        result = workers > 1
+          ? await estimateParallel(config, { weights, data: dataTensors }, { workers, wasm, variant, spawn: options.spawn, onProgress })
+          : await estimate(await createEngine(wasm, variant), config, { weights, data: dataTensors }, { onProgress });
+      } catch (e) {
+        if (!(e instanceof EstimateError) || e.partial.status !== "error") throw e;
+        result = e.partial;
+      }
+      const row: SweepRow = {
+        step, restrict, data: dataName,
+        "llc/mean": result["llc/mean"], "llc/std": result["llc/std"], "llc/means": result["llc/means"],
+        init_loss: result.init_loss, "mala_accept/mean": result["mala_accept/mean"], status: result.status,
+        ...(result.error !== undefined ? { error: result.error } : {}),
+        nbeta: result.nbeta, chains_completed: result.chains_completed,
+        sampler: recorded, data_hash: dataHash, checkpoint_hash: checkpointHash, job,
+      };
+      await append(JSON.stringify(row) + "\n");
+      rows.set(pairKey(step, restrict), row);
+      estimated++;
+      options.onRow?.(row, pair);
+    }
+  }
+  return { out, steps, selectors, rows, estimated, skipped: total - estimated, table: formatSweepTable(steps, selectors, rows) };
+}
+
+/** Rows = steps, columns = selectors, cells "mean ± std" (decimals chosen for the largest mean); "error" for a diverged pair. */
+export function formatSweepTable(steps: readonly number[], selectors: readonly string[], rows: ReadonlyMap<string, SweepRow>): string {
+  const means = [...rows.values()].map((r) => Math.abs(r["llc/mean"])).filter(Number.isFinite);
+  const largest = means.length ? Math.max(...means) : 0;
+  const decimals = largest >= 100 ? 1 : largest >= 10 ? 2 : 3;
+  const num = (x: number | null) => (x === null || !Number.isFinite(x) ? "–" : x.toFixed(decimals));
+  const cell = (row: SweepRow | undefined) =>
+    row === undefined ? "" : row.status === "error" ? "error" : `${num(row["llc/mean"])} ± ${num(row["llc/std"])}`;
+  const header = ["step", ...selectors];
+  const body = steps.map((s) => [String(s), ...selectors.map((r) => cell(rows.get(pairKey(s, r))))]);
+  const widths = header.map((h, c) => Math.max(h.length, ...body.map((row) => row[c].length)));
+  const line = (row: string[]) => row.map((text, c) => text.padStart(widths[c])).join("  ");
+  return [line(header), line(widths.map((w) => "─".repeat(w))), ...body.map(line)].join("\n") + "\n";
+}
