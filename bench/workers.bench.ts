@@ -35,6 +35,8 @@ const DRAWS = 500;
 const MIN_MS = 2000;
 const WARMUP_DRAWS = 25;
 const WORKERS = [1, 2];
+/** Timed runs per worker count (interleaved; the fastest counts: harness.ts). */
+const REPEATS = 5;
 /** Data rows, as bench/sgld.bench.ts. */
 const N = 4096;
 /** Per runtime (warm-up, the timed runs, start-up). */
@@ -42,6 +44,11 @@ const TIMEOUT_MS = 10 * 60_000;
 const RUNTIMES = ["node", "deno", "chromium"] as const;
 type Runtime = (typeof RUNTIMES)[number];
 type Outcome = { report: WorkersReport } | { skipped: string };
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 const caseName = `MLP ${SIZES.join("-")} b${BATCH} SGLD, ${CHAINS} chains`;
 const recordName = (workers: number) => `${caseName}, ${workers} worker${workers === 1 ? "" : "s"}`;
@@ -70,7 +77,7 @@ function writeCase(dir: string): string {
   ]);
   writeFileSync(join(dir, raw.weights), writeSafetensors(weights));
   writeFileSync(join(dir, raw.data), writeSafetensors(data));
-  const spec: WorkersCase = { config: raw, warmupDraws: WARMUP_DRAWS, workers: WORKERS, minMs: MIN_MS };
+  const spec: WorkersCase = { config: raw, warmupDraws: WARMUP_DRAWS, workers: WORKERS, minMs: MIN_MS, repeats: REPEATS };
   const path = join(dir, "case.json");
   writeFileSync(path, JSON.stringify(spec, null, 2));
   return path;
@@ -251,7 +258,7 @@ export async function run(): Promise<BenchRecord[]> {
   for (const runtime of RUNTIMES) {
     const outcome = outcomes.get(runtime)!;
     if ("skipped" in outcome) {
-      body.push([runtime, "–", "–", "–", "–", "–", "–"]);
+      body.push([runtime, "–", "–", "–", "–", "–", "–", "–"]);
       notes.push(`${runtime} skipped: ${outcome.skipped}`);
       continue;
     }
@@ -265,15 +272,17 @@ export async function run(): Promise<BenchRecord[]> {
       one ? one.stepsPerSecond.toFixed(0) : "–",
       two ? two.stepsPerSecond.toFixed(0) : "–",
       one && two ? `${(two.stepsPerSecond / one.stepsPerSecond).toFixed(2)}×` : "–",
+      one && two ? `${(median(two.samples) / median(one.samples)).toFixed(2)}×` : "–",
       `${CHAINS} × ${r.timings[0].draws}${one ? ` in ${(one.ms / 1000).toFixed(2)} s` : ""}`,
       r.identical ? "yes" : "NO",
       runtime === "node" ? `(${r.resultHash})` : !nodeReport ? "–" : !sameDraws ? "– (other draws)" : r.resultHash === nodeReport.resultHash ? "yes" : `NO (${r.resultHash})`,
     ]);
-    notes.push(`${runtime}: ${r.runtime}; warm-up ${(r.warmupMs / 1000).toFixed(2)} s; llc/mean ${r.llcMean}${r.mismatch ? `; MISMATCH: ${r.mismatch}` : ""}`);
+    const spread = r.timings.map((t) => `${t.workers}w ${t.samples.map((v) => v.toFixed(0)).join("/")}`).join(", ");
+    notes.push(`${runtime}: ${r.runtime}; warm-up ${(r.warmupMs / 1000).toFixed(2)} s; every run (steps/s) ${spread}; llc/mean ${r.llcMean}${r.mismatch ? `; MISMATCH: ${r.mismatch}` : ""}`);
   }
   printTable(
-    `Worker pool throughput: ${caseName} (steps/s = SGLD steps over all chains / wall time of estimateParallel)`,
-    ["runtime", "1 worker", "2 workers", "2w/1w", "steps (1 worker time)", "1w = 2w bits", "= Node bits"],
+    `Worker pool throughput: ${caseName} (steps/s = SGLD steps over all chains / wall time of estimateParallel; fastest of ${REPEATS} interleaved runs, and the ratio of the medians)`,
+    ["runtime", "1 worker", "2 workers", "2w/1w", "2w/1w of medians", "steps (1 worker time)", "1w = 2w bits", "= Node bits"],
     body,
   );
   for (const note of notes) console.log(note);
