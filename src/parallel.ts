@@ -97,6 +97,10 @@ export async function estimateParallel(config: EstimateConfig, inputs: EstimateI
   const wasm = options.wasm instanceof WebAssembly.Module ? options.wasm : await WebAssembly.compile(options.wasm);
   // Inputs are checked and L0 evaluated here, so bad inputs fail as in `estimate` before any worker starts.
   const { initLoss, nbeta } = prepareEstimate(await createEngine(wasm, variant), config, inputs);
+  // Workers compute L0 again only to check it equals ours (a cheap determinism check
+  // for the default "batches"); a full-data L0 is a pass over the whole data set per
+  // worker, so they are given ours instead.
+  const workerConfig: EstimateConfig = config.sampler.init_loss === "full" ? { ...config, sampler: { ...config.sampler, init_loss: initLoss } } : config;
   const chains = config.sampler.chains;
   const summary = (traces: ChainTraces[], status: EstimateResult["status"]) => summarize(traces, initLoss, nbeta, config, variant, status);
 
@@ -156,7 +160,7 @@ export async function estimateParallel(config: EstimateConfig, inputs: EstimateI
       case "ready": {
         const stop = canShare() ? new SharedArrayBuffer(4) : undefined;
         if (stop) member.stop = new Int32Array(stop);
-        member.worker.postMessage({ type: "init", wasm, variant, config, inputs, stop });
+        member.worker.postMessage({ type: "init", wasm, variant, config: workerConfig, inputs, stop });
         return;
       }
       case "prepared":

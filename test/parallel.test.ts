@@ -53,8 +53,10 @@ async function prepare(c: BuiltinCase, sampler: Partial<EstimateConfig["sampler"
 const rrr = reducedRankCase(5, 3, 5); // w* trained once, shared by two configs
 const mlp = prepare(rrr, { chains: 5, draws: 300 });
 const crossing = prepare(normalCrossingCase([1, 2]), { chains: 4, draws: 300 });
+// With a full-data L0 the workers are handed this thread's L0 rather than recomputing it.
+const fullL0 = prepare(reducedRankCase(5, 3, 5), { chains: 3, draws: 200, init_loss: "full" });
 
-for (const [label, made] of [["MLP 5→3→5", mlp], ["normal crossing [1,2]", crossing]] as const) {
+for (const [label, made] of [["MLP 5→3→5", mlp], ["normal crossing [1,2]", crossing], ["MLP 5→3→5, init_loss full", fullL0]] as const) {
   test(`${label}: result JSON for 1, 2 and 3 workers equals the serial estimate's`, async () => {
     const { config, inputs, serial } = await made;
     const expected = JSON.stringify(serial);
