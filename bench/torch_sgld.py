@@ -16,20 +16,10 @@ Run by bench/peers.bench.ts; standalone:
   python3 bench/torch_sgld.py [--sizes 64,256,256,10] [--batch 128] [--seconds 2]
 """
 import argparse
-import json
-import math
-import os
-import sys
-import time
 
-# One thread everywhere: torch's intra-op pool and the BLAS it was linked against
-# (Debian's torch calls the libblas.so.3 alternative: reference BLAS or OpenBLAS).
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"
-
+from torch_common import report, sgld_update, time_steps  # first: one thread before torch starts
 import torch  # noqa: E402
 
-torch.set_num_threads(1)
 torch.manual_seed(1)
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -50,7 +40,6 @@ for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
     params.append(((torch.rand(fan_out) * 2 - 1) * 0.05).requires_grad_())
 w_star = [p.detach().clone() for p in params]
 n_params = sum(p.numel() for p in params)
-sqrt_eps = math.sqrt(EPS)
 
 
 def step():
@@ -64,39 +53,8 @@ def step():
     for p in params:
         p.grad = None
     loss.backward()
-    with torch.no_grad():
-        for p, p0 in zip(params, w_star):
-            drift = p.grad.mul(NBETA).add_(p - p0, alpha=GAMMA)
-            p.add_(drift, alpha=-EPS / 2).add_(torch.randn_like(p), alpha=sqrt_eps)
+    sgld_update(params, w_star, NBETA, GAMMA, EPS)
 
 
-for _ in range(50):  # warm-up
-    step()
-steps, start = 0, time.perf_counter()
-while True:
-    for _ in range(20):
-        step()
-    steps += 20
-    elapsed = time.perf_counter() - start
-    if elapsed >= SECONDS:
-        break
-
-
-def blas_library():
-    """The BLAS shared object actually mapped into this process (Linux)."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "blas" in line.lower() and "/" in line}
-        return ", ".join(sorted(os.path.realpath(p) for p in paths)) or "unknown"
-    except OSError:
-        return "unknown"
-
-
-print(json.dumps({
-    "stepsPerSecond": steps / elapsed,
-    "torch": torch.__version__,
-    "threads": torch.get_num_threads(),
-    "params": n_params,
-    "steps": steps,
-    "blas": blas_library(),
-}))
+steps, elapsed, _ = time_steps(step, warmup=50, seconds=SECONDS)
+report(steps, elapsed, n_params)

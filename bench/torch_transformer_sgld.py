@@ -18,10 +18,11 @@ plain PyTorch (no transformer_lens import), with TL's state-dict names and shape
     logits = LN_f(resid_L)·W_U + b_U
     loss = next-token cross-entropy, mean over batch·(T − 1) predictions
 
-Defaults are bench/transformer.bench.ts's "default training model" case (our
-DEFAULT_TRAIN_MODEL: 2 layers, 8 heads, d_model 64, d_head 8, n_ctx 128, d_vocab 1024,
-LN, shortformer, attention and unembed biases) at batch 32, T = 128, drawn from 64
-token sequences, with its sampler (ε = 1e-3, γ = 200, nβ = 30). One step = minibatch
+bench/peers.bench.ts passes bench/transformer.bench.ts's "default training model" case
+(DEFAULT_TRAIN_MODEL in src/train-job.ts) as arguments: batch 32, T = n_ctx, drawn from 64
+token sequences, with its sampler (ε = 1e-3, γ = 200, nβ = 30). The script's own defaults
+(2 layers, 8 heads, d_model 64, d_head 8, n_ctx 128, d_vocab 1024, LN, shortformer, both
+biases) are an earlier default model of ours. One step = minibatch
 gather, forward, backward (autograd), Gaussian noise and the localized update
 
     w ← w − (ε/2)·(nβ·g + γ·(w − w*)) + √ε·N(0, 1)
@@ -47,20 +48,12 @@ import argparse
 import array
 import json
 import math
-import os
 import struct
 import sys
-import time
 
-# One thread everywhere: torch's intra-op pool and the BLAS it was linked against
-# (Debian's torch calls the libblas.so.3 alternative: reference BLAS or OpenBLAS).
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"
-
+from torch_common import report, sgld_update, time_steps  # first: one thread before torch starts
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-
-torch.set_num_threads(1)
 
 LN_EPS = 1e-5  # TL's default cfg.eps
 
@@ -259,16 +252,6 @@ def check(a, cfg):
 
 # ---- bench
 
-def blas_library():
-    """The BLAS shared object actually mapped into this process (Linux)."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "blas" in line.lower() and "/" in line}
-        return ", ".join(sorted(os.path.realpath(p) for p in paths)) or "unknown"
-    except OSError:
-        return "unknown"
-
-
 def bench(a, cfg):
     torch.manual_seed(a.seed)
     T = a.seq_len or cfg["n_ctx"]
@@ -284,7 +267,6 @@ def bench(a, cfg):
     n_params = sum(p.numel() for p in plist)
     mask = causal_mask(cfg["n_ctx"])
     eps, nbeta, gamma = a.epsilon, a.nbeta, a.gamma
-    sqrt_eps = math.sqrt(eps)
 
     compute_loss = loss_fn
     if a.compile:
@@ -298,36 +280,15 @@ def bench(a, cfg):
         for p in plist:
             p.grad = None
         loss.backward()
-        with torch.no_grad():
-            for p, p0 in zip(plist, w_star):
-                drift = p.grad.mul(nbeta).add_(p - p0, alpha=gamma)
-                p.add_(drift, alpha=-eps / 2).add_(torch.randn_like(p), alpha=sqrt_eps)
+        sgld_update(plist, w_star, nbeta, gamma, eps)
         return loss.detach()
 
-    for _ in range(a.warmup):
-        step()
-    steps, start = 0, time.perf_counter()
-    while True:
-        loss = step()
-        steps += 1
-        elapsed = time.perf_counter() - start
-        if (a.steps and steps >= a.steps) or (not a.steps and elapsed >= a.seconds):
-            break
+    steps, elapsed, loss = time_steps(step, a.warmup, a.seconds, a.steps)
     loss = loss.item()
     if not math.isfinite(loss):
         sys.exit(f"the chain diverged: loss {loss} after {a.warmup + steps} steps")
-    print(json.dumps({
-        "stepsPerSecond": steps / elapsed,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "params": n_params,
-        "steps": steps,
-        "blas": blas_library(),
-        "compile": bool(a.compile),
-        "loss": loss,
-        "config": {**cfg, "batch": a.batch, "T": T, "n_seq": n_seq, "epsilon": eps, "gamma": gamma, "nbeta": nbeta},
-    }))
-
+    report(steps, elapsed, n_params, compile=bool(a.compile), loss=loss,
+           config={**cfg, "batch": a.batch, "T": T, "n_seq": n_seq, "epsilon": eps, "gamma": gamma, "nbeta": nbeta})
 
 def main():
     a = parse_args()
