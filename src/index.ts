@@ -12,6 +12,8 @@ export { ChainDivergedError, type Progress, type ChainTraces } from "./sampler.t
 export { runEstimateJob, type JobOptions } from "./job.ts";
 export { runTrainingJob, parseTrainConfig, type TrainConfig } from "./train-job.ts";
 export { trainTransformer, checkpointSchedule } from "./train.ts";
+export { runSweep, formatSweepTable, SweepError, type SweepOptions, type SweepRow, type SweepResult } from "./sweep.ts";
+export { headScores, formatHeadTable, type HeadScores, type HeadScore } from "./analysis/heads.ts";
 export { readSafetensors, writeSafetensors, SafetensorsError, type Tensor } from "./io/safetensors.ts";
 export { modelLayout, transformerSelector } from "./models.ts";
 export { trainTokenizer, tokenizerFromJSON, tokenizerToJSON, type ByteBpeTokenizer } from "./data/tokenizer.ts";
