@@ -25,10 +25,21 @@ import { logf } from "./rng";
  */
 export function crossEntropyLoss(logits: usize, tokens: usize, batch: i32, nCtx: i32, dVocab: i32, dLogits: usize): f64 {
   if (batch <= 0 || nCtx <= 0 || dVocab <= 0) return NaN;
-  const rowBytes = <usize>dVocab << 2;
   const count = batch * (nCtx - 1);
+  return crossEntropySum(logits, tokens, batch, nCtx, dVocab, dLogits, count, 0) / <f64>count;
+}
+
+/**
+ * The rows' part of a mean taken over more rows than are here (the transformer's
+ * unembed runs a chunk of sequences at a time): returns `total` + Σ nll over these
+ * rows in ascending order, and scales the gradient by k = f32(1/count) for the
+ * whole mean's `count`. Chunks passed in order with the running total therefore
+ * give the same f64 sum and the same dLogits bits as one call on all the rows.
+ */
+export function crossEntropySum(logits: usize, tokens: usize, batch: i32, nCtx: i32, dVocab: i32, dLogits: usize, count: i32, total: f64): f64 {
+  if (batch <= 0 || nCtx <= 0 || dVocab <= 0) return NaN;
+  const rowBytes = <usize>dVocab << 2;
   const invCount = <f32>(1.0 / <f64>count);
-  let total: f64 = 0;
   for (let b = 0; b < batch; b++) {
     for (let p = 0; p < nCtx; p++) {
       const row = b * nCtx + p;
@@ -63,7 +74,7 @@ export function crossEntropyLoss(logits: usize, tokens: usize, batch: i32, nCtx:
       }
     }
   }
-  return total / <f64>count;
+  return total;
 }
 
 /** max_j x[j] (f32.max: exact and order-free, NaN-propagating). */

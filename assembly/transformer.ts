@@ -21,8 +21,7 @@ import { biasAdd, biasGrad, vectorAdd } from "./elementwise";
 import { attentionForward, attentionBackward } from "./attention";
 import { layerNormForward, layerNormBackward } from "./layernorm";
 import { embeddingForward, embeddingBackward, posEmbedAdd, posEmbedBackward } from "./embedding";
-import { crossEntropyLoss } from "./crossentropy";
-import { scaleInPlace } from "./adamw";
+import { crossEntropySum } from "./crossentropy";
 import { PLAN_D_IN, PLAN_PARAMS, PLAN_GRADS, PLAN_SCRATCH, PLAN_ARENA_FLOATS, planWord } from "./plan";
 
 // Model words after the shared PLAN_* words (models.ts).
@@ -187,8 +186,10 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
   const WU = tensorAt(w, word(plan, TF_W_U)), bU = tensorAt(w, word(plan, TF_B_U));
   const dXf = useLN ? dX : dResid;
   const chunkSequences = min(word(plan, TF_CHUNK_SEQUENCES), batch);
+  // One running f64 sum and one gradient scale 1/count for every chunk: any chunk size
+  // gives the bits of the whole batch at once (crossEntropySum).
+  const count = batch * (T - 1);
   let lossSum: f64 = 0;
-  let chunkLoss: f64 = 0;
   for (let b0 = 0; b0 < batch; b0 += chunkSequences) {
     const sequences = min(chunkSequences, batch - b0);
     const rows = sequences * T;
@@ -196,16 +197,13 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
     const xfChunk = xf + ((rowBase * <usize>dModel) << 2);
     matmulAB(logits, xfChunk, WU, rows, dVocab, dModel, 0, scratch);
     if (bU) biasAdd(logits, bU, rows, dVocab);
-    chunkLoss = crossEntropyLoss(logits, tokens + (rowBase << 2), sequences, T, dVocab, dLogits);
-    lossSum += chunkLoss * <f64>(sequences * (T - 1));
+    lossSum = crossEntropySum(logits, tokens + (rowBase << 2), sequences, T, dVocab, dLogits, count, lossSum);
     if (!withGrad) continue;
-    // crossEntropyLoss averages over its chunk; the batch mean weights it by sequences/batch.
-    if (sequences != batch) scaleInPlace(dLogits, rows * dVocab, <f32>(<f64>sequences / <f64>batch));
     matmulAtB(tensorAt(g, word(plan, TF_W_U)), xfChunk, dLogits, dModel, dVocab, rows, 1, scratch);
     if (bU) biasGrad(tensorAt(g, word(plan, TF_B_U)), dLogits, rows, dVocab, 1);
     matmulABt(dXf + ((rowBase * <usize>dModel) << 2), dLogits, WU, rows, dModel, dVocab, 0, scratch);
   }
-  const loss = chunkSequences >= batch ? chunkLoss : lossSum / <f64>(batch * (T - 1));
+  const loss = T > 1 ? lossSum / <f64>count : NaN;
   if (!withGrad) return loss;
 
   // ---- backward through the blocks

@@ -178,7 +178,7 @@ export function planModel(engine: Engine, model: ModelConfig, layout: Layout, pa
   return { address: plan, layout, dIn, dOut, maxBatch };
 }
 
-export const LOGIT_CHUNK_FLOATS = 8 * 2 ** 20;
+export const LOGIT_CHUNK_FLOATS = 2 ** 19;
 
 /**
  * Bytes planModel would reserve for this model and batch, found by planning

@@ -188,7 +188,7 @@ test("sequences of n_ctx = 1024 run and match the reference loss", async () => {
   assert.ok(s.grads().every(Number.isFinite));
 });
 
-test("the unembed and loss computed a chunk of sequences at a time equal the whole batch at once", async () => {
+test("the unembed and loss computed a chunk of sequences at a time give the bits of the whole batch at once", async () => {
   const m = { ...base };
   const batch = 4, T = 7;
   const { arena } = randomParams(m, 41);
@@ -202,12 +202,11 @@ test("the unembed and loss computed a chunk of sequences at a time equal the who
     s.setTokens(tokens);
     results.push({ loss: s.run(true), grads: s.grads() });
   }
-  const gmax = Math.max(...results[0].grads.map(Math.abs));
+  // One running f64 loss sum and one gradient scale 1/count across chunks (crossEntropySum),
+  // and ∂W_U accumulated chunk after chunk in ascending rows: the same bits for any chunk size.
   for (const r of results.slice(1)) {
-    // The f64 loss is re-summed per chunk (~1e-16 relative); gradients differ by the f32 rounding
-    // of the rescaled dlogits (~1e-7 relative per term), far below 1e-5 of the largest gradient.
-    assert.ok(Math.abs(r.loss - results[0].loss) <= 1e-12 * results[0].loss);
-    r.grads.forEach((g, i) => assert.ok(Math.abs(g - results[0].grads[i]) <= 1e-5 * gmax, `grad ${i}`));
+    assert.ok(Object.is(r.loss, results[0].loss), `loss ${r.loss} vs ${results[0].loss}`);
+    assert.equal([...new Uint32Array(r.grads.buffer, r.grads.byteOffset, r.grads.length)], [...new Uint32Array(results[0].grads.buffer, results[0].grads.byteOffset, results[0].grads.length)]);
   }
 });
 
