@@ -33,7 +33,11 @@ const CHAINS = 4;
 /** Draws per chain of each timed run; doubled (in every runtime on its own) until 1 worker takes MIN_MS. */
 const DRAWS = 500;
 const MIN_MS = 2000;
-const WARMUP_DRAWS = 25;
+/**
+ * Draws per chain of the untimed warm-up estimate (on the most workers). With 25, the first
+ * timed 2-worker runs were still ~25% slow in Chromium (its workers' code still tiering up).
+ */
+const WARMUP_DRAWS = 200;
 const WORKERS = [1, 2];
 /** Timed runs per worker count (interleaved; the fastest counts: harness.ts). */
 const REPEATS = 5;
