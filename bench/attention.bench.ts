@@ -16,7 +16,7 @@
 // recompute's extra q·kᵀ and exp are not counted either: both modes are rated by
 // the same useful work, so their GFLOP/s compare as inverse times.
 import type { Engine } from "../src/engine.ts";
-import { fillUniform, loadEngines, meanLatencyMs, printSideBySide, type BenchRecord, type BenchTask } from "./common.ts";
+import { fillUniform, printSideBySide, timeKernelPasses, type BenchRecord } from "./common.ts";
 
 type Shape = [batch: number, nCtx: number, nHeads: number, dHead: number];
 
@@ -30,7 +30,7 @@ const forwardFlops = ([B, T, H, D]: Shape) => 2 * B * H * D * T * (T + 1);
 const backwardFlops = ([B, T, H, D]: Shape) => 4 * B * H * D * T * (T + 1);
 
 /** Operands resident in the engine's memory; returns the forward and forward+backward calls. */
-function prepare(engine: Engine, [B, T, H, D]: Shape): { forward: () => void; both: () => void; recompute: () => void } {
+function prepare(engine: Engine, [B, T, H, D]: Shape): Record<"fwd" | "fwd+bwd" | "fwd+bwd-recompute", () => void> {
   const k = engine.kernels;
   k.resetHeap();
   const n = B * T * H * D;
@@ -44,12 +44,12 @@ function prepare(engine: Engine, [B, T, H, D]: Shape): { forward: () => void; bo
   fillUniform(engine.f32(dz, n), 4);
   const forward = () => k.attentionForward(z, pattern, stats, q, kk, v, B, T, H, D, scratch);
   return {
-    forward,
-    both: () => {
+    fwd: forward,
+    "fwd+bwd": () => {
       forward();
       k.attentionBackward(dq, dk, dv, dz, pattern, stats, q, kk, v, B, T, H, D, scratch);
     },
-    recompute: () => {
+    "fwd+bwd-recompute": () => {
       k.attentionForward(z, 0, stats, q, kk, v, B, T, H, D, scratch);
       k.attentionBackward(dq, dk, dv, dz, 0, stats, q, kk, v, B, T, H, D, scratch);
     },
@@ -57,27 +57,10 @@ function prepare(engine: Engine, [B, T, H, D]: Shape): { forward: () => void; bo
 }
 
 export async function run(): Promise<BenchRecord[]> {
-  const engines = await loadEngines();
-  const records: BenchRecord[] = [];
-  for (const shape of SHAPES) {
-    const simd = prepare(engines.simd, shape), scalar = prepare(engines.scalar, shape);
-    const tasks: BenchTask[] = [
-      { name: "fwd simd", fn: simd.forward },
-      { name: "fwd scalar", fn: scalar.forward },
-      { name: "fwd+bwd simd", fn: simd.both },
-      { name: "fwd+bwd scalar", fn: scalar.both },
-      { name: "fwd+bwd-recompute simd", fn: simd.recompute },
-      { name: "fwd+bwd-recompute scalar", fn: scalar.recompute },
-    ];
-    // Each call is 10–2000 ms (scalar, 1024 positions): a few samples suffice.
-    const means = await meanLatencyMs(tasks, { time: 800, warmupTime: 200, iterations: 3, warmupIterations: 1 });
-    const tag = shape.join("x");
-    for (const [task, ms] of means) {
-      const [pass, impl] = task.split(" ");
-      const flops = pass === "fwd" ? forwardFlops(shape) : forwardFlops(shape) + backwardFlops(shape);
-      records.push({ family: "attention", name: `${pass} ${tag}`, impl, shape: [...shape], unit: "GFLOP/s", value: flops / (ms * 1e6) });
-    }
-  }
+  // Each call is 10–2000 ms (scalar, 1024 positions): a few samples suffice.
+  const records = await timeKernelPasses("attention", SHAPES, prepare,
+    (pass, shape) => (pass === "fwd" ? forwardFlops(shape) : forwardFlops(shape) + backwardFlops(shape)),
+    { time: 800, warmupTime: 200, iterations: 3, warmupIterations: 1 });
   printSideBySide(
     "attention (causal GFLOP/s: 2·B·H·d·T(T+1) forward, 6·B·H·d·T(T+1) forward+backward, either mode; shape batch x n_ctx x n_heads x d_head)",
     records,

@@ -137,6 +137,30 @@ export async function loadEngines(): Promise<Record<Variant, Engine>> {
   return { simd, scalar };
 }
 
+/**
+ * GFLOP/s of a kernel family's passes (e.g. "fwd", "fwd+bwd") in the SIMD and the
+ * scalar build, shape by shape: `prepare` puts one shape's operands in an engine
+ * and returns a call per pass; `flops` counts a pass's work. Records are named
+ * "<pass> <shape joined by x>", impl "simd" | "scalar".
+ */
+export async function timeKernelPasses<S extends number[]>(
+  family: string, shapes: readonly S[], prepare: (engine: Engine, shape: S) => Record<string, () => void>,
+  flops: (pass: string, shape: S) => number, timing: BenchTiming,
+): Promise<BenchRecord[]> {
+  const engines = await loadEngines();
+  const records: BenchRecord[] = [];
+  for (const shape of shapes) {
+    const calls = { simd: prepare(engines.simd, shape), scalar: prepare(engines.scalar, shape) };
+    const tasks: BenchTask[] = Object.keys(calls.simd).flatMap((pass) =>
+      (["simd", "scalar"] as const).map((impl) => ({ name: `${pass} ${impl}`, fn: calls[impl][pass] })));
+    for (const [task, ms] of await meanLatencyMs(tasks, timing)) {
+      const [pass, impl] = task.split(" ");
+      records.push({ family, name: `${pass} ${shape.join("x")}`, impl, shape: [...shape], unit: "GFLOP/s", value: flops(pass, shape) / (ms * 1e6) });
+    }
+  }
+  return records;
+}
+
 /** Deterministic fill in [-1, 1) (mulberry32), so runs are repeatable. */
 export function fillUniform(view: Float32Array, seed: number): Float32Array {
   let a = seed >>> 0;

@@ -14,7 +14,7 @@
 // chains (their order is part of the determinism contract), so LayerNorm is
 // latency-bound on those, not bound by the multiply-add peak.
 import type { Engine } from "../src/engine.ts";
-import { fillUniform, loadEngines, meanLatencyMs, printSideBySide, type BenchRecord, type BenchTask } from "./common.ts";
+import { fillUniform, printSideBySide, timeKernelPasses, type BenchRecord } from "./common.ts";
 
 type Shape = [rows: number, dim: number];
 
@@ -28,7 +28,7 @@ const FORWARD_FLOPS_PER_ELEMENT = 8;
 const BACKWARD_FLOPS_PER_ELEMENT = 17;
 
 /** Operands resident in the engine's memory; returns the forward and forward+backward calls. */
-function prepare(engine: Engine, [rows, dim]: Shape): { forward: () => void; both: () => void } {
+function prepare(engine: Engine, [rows, dim]: Shape): Record<"fwd" | "fwd+bwd", () => void> {
   const k = engine.kernels;
   k.resetHeap();
   const n = rows * dim;
@@ -41,8 +41,8 @@ function prepare(engine: Engine, [rows, dim]: Shape): { forward: () => void; bot
   fillUniform(engine.f32(b, dim), 4);
   const forward = () => k.layerNormForward(y, mean, rstd, x, w, b, rows, dim);
   return {
-    forward,
-    both: () => {
+    fwd: forward,
+    "fwd+bwd": () => {
       forward();
       k.layerNormBackward(dx, dw, db, dy, x, mean, rstd, w, rows, dim, 1);
     },
@@ -50,24 +50,9 @@ function prepare(engine: Engine, [rows, dim]: Shape): { forward: () => void; bot
 }
 
 export async function run(): Promise<BenchRecord[]> {
-  const engines = await loadEngines();
-  const records: BenchRecord[] = [];
-  for (const shape of SHAPES) {
-    const simd = prepare(engines.simd, shape), scalar = prepare(engines.scalar, shape);
-    const tasks: BenchTask[] = [
-      { name: "fwd simd", fn: simd.forward },
-      { name: "fwd scalar", fn: scalar.forward },
-      { name: "fwd+bwd simd", fn: simd.both },
-      { name: "fwd+bwd scalar", fn: scalar.both },
-    ];
-    const means = await meanLatencyMs(tasks, { time: 600, warmupTime: 150 });
-    const elements = shape[0] * shape[1];
-    for (const [task, ms] of means) {
-      const [pass, impl] = task.split(" ");
-      const perElement = pass === "fwd" ? FORWARD_FLOPS_PER_ELEMENT : FORWARD_FLOPS_PER_ELEMENT + BACKWARD_FLOPS_PER_ELEMENT;
-      records.push({ family: "layernorm", name: `${pass} ${shape.join("x")}`, impl, shape: [...shape], unit: "GFLOP/s", value: (perElement * elements) / (ms * 1e6) });
-    }
-  }
+  const records = await timeKernelPasses("layernorm", SHAPES, prepare,
+    (pass, [rows, dim]) => (pass === "fwd" ? FORWARD_FLOPS_PER_ELEMENT : FORWARD_FLOPS_PER_ELEMENT + BACKWARD_FLOPS_PER_ELEMENT) * rows * dim,
+    { time: 600, warmupTime: 150 });
   printSideBySide(
     `layernorm (GFLOP/s: ${FORWARD_FLOPS_PER_ELEMENT} FLOP/element forward, ${FORWARD_FLOPS_PER_ELEMENT + BACKWARD_FLOPS_PER_ELEMENT} forward+backward; shape rows x d_model)`,
     records,
