@@ -37,7 +37,7 @@ function prepare(engine: Engine, [B, T, H, D]: Shape): Record<"fwd" | "fwd+bwd" 
   const q = engine.allocF32(n), kk = engine.allocF32(n), v = engine.allocF32(n), dz = engine.allocF32(n);
   const z = engine.allocF32(n), pattern = engine.allocF32(B * H * T * T), stats = engine.allocF32(B * H * T * 2);
   const dq = engine.allocF32(n), dk = engine.allocF32(n), dv = engine.allocF32(n);
-  const scratch = engine.alloc(k.attentionScratchBytes(T, D));
+  const scratch = engine.alloc(k.attentionScratchBytes(T, H, D));
   fillUniform(engine.f32(q, n), 1);
   fillUniform(engine.f32(kk, n), 2);
   fillUniform(engine.f32(v, n), 3);

@@ -237,7 +237,7 @@ function planTransformer(engine: Engine, m: TransformerConfig, layout: Layout, p
     [m.d_model, m.d_vocab, chunkRows], [width, m.d_model, rows], [m.d_model, width, rows], // Aᵀ·B
     [chunkRows, m.d_model, m.d_vocab], [rows, width, m.d_model], [rows, m.d_model, width], // A·Bᵀ
   ];
-  const scratch = Math.max(k.attentionScratchBytes(seqLen, m.d_head), ...shapes.map(([a, b, d]) => k.matmulScratchBytes(a, b, d)));
+  const scratch = Math.max(k.attentionScratchBytes(seqLen, m.n_heads, m.d_head), ...shapes.map(([a, b, d]) => k.matmulScratchBytes(a, b, d)));
   set(c("PLAN_KIND"), c("MODEL_TRANSFORMER"));
   set(c("PLAN_MAX_BATCH"), maxBatch);
   set(c("PLAN_D_IN"), seqLen);

@@ -104,8 +104,8 @@ function runKernels(engine: Engine, shape: Shape, inputs: Inputs, misalign = 0, 
   const pz = place(engine, garbage(n), (misalign + 12) % 16), pp = mode === "pattern" ? place(engine, garbage(np), misalign) : 0;
   const ps = place(engine, garbage(ns), (misalign + 4) % 16);
   const pdq = place(engine, garbage(n), misalign), pdk = place(engine, garbage(n), (misalign + 4) % 16), pdv = place(engine, garbage(n), (misalign + 8) % 16);
-  const scratchBytes = k.attentionScratchBytes(T, D);
-  assert.ok(scratchBytes >= 0, `attentionScratchBytes(${T}, ${D}) = ${scratchBytes}`);
+  const scratchBytes = k.attentionScratchBytes(T, H, D);
+  assert.ok(scratchBytes >= 0, `attentionScratchBytes(${T}, ${H}, ${D}) = ${scratchBytes}`);
   const pScratch = engine.alloc(scratchBytes + GUARD_FLOATS * 4);
   engine.u32(pScratch + scratchBytes, GUARD_FLOATS).fill(GUARD);
   const low = new Uint8Array(k.memory.buffer, 0, 1024).slice();
@@ -640,14 +640,18 @@ test("pos 1024, recomputed pattern: equal to the stored-pattern backward in both
   }
 });
 
-test("attentionScratchBytes: same in both builds, grows with pos and d_head, 0 for empty shapes", () => {
-  for (const [T, D] of [[1, 1], [5, 3], [37, 9], [128, 32], [1024, 32], [1024, 64]]) {
-    const a = engines.get("simd")!.kernels.attentionScratchBytes(T, D), b = engines.get("scalar")!.kernels.attentionScratchBytes(T, D);
-    assert.is(a, b, `pos=${T} d_head=${D}`);
+test("attentionScratchBytes: same in both builds, grows with pos, heads and d_head, 0 for empty shapes", () => {
+  const bytes = (variant: Variant, T: number, H: number, D: number) => engines.get(variant)!.kernels.attentionScratchBytes(T, H, D);
+  for (const [T, H, D] of [[1, 1, 1], [5, 2, 3], [37, 3, 9], [128, 8, 32], [1024, 8, 32], [1024, 4, 64]]) {
+    const a = bytes("simd", T, H, D);
+    assert.is(a, bytes("scalar", T, H, D), `pos=${T} n_heads=${H} d_head=${D}`);
     assert.ok(a >= 4 * T, `pos=${T}: room for the scalar build's row`);
+    assert.ok(bytes("simd", T + 8, H, D) > a && bytes("simd", T, H + 1, D) > a && bytes("simd", T, H, D + 4) > a, `grows from ${T}, ${H}, ${D}`);
   }
-  assert.is(engines.get("simd")!.kernels.attentionScratchBytes(0, 4), 0);
-  assert.ok(engines.get("simd")!.kernels.attentionScratchBytes(1024, 32) < 8 * 1024 * 1024, "pos 1024: under 8 MiB");
+  assert.is(bytes("simd", 0, 8, 4), 0);
+  assert.is(bytes("simd", 16, 0, 4), 0);
+  // No pos² term: the paper-size model's 8 heads of 32 at pos 1024 need 7.6 MB, not the 32 MB of one head's pattern.
+  assert.ok(bytes("simd", 1024, 8, 32) < 8 * 1024 * 1024, "pos 1024, 8 heads of 32: under 8 MiB");
 });
 
 test("the test data can tell orders apart (so the bitwise replay has teeth)", () => {
