@@ -30,8 +30,12 @@
 // vectors per k: 8 accumulators + 2 B + the splats stay within the 15 SIMD
 // registers V8 allocates on x64. Leftover rows (M%4) use 1-row tiles.
 // Two packed copies live in the caller's scratch:
-//   - B as [panel][K][8] (and [K][4] for the 4-wide panel): each k step reads
-//     32 contiguous bytes, and A·Bᵀ gets its transpose here;
+//   - B, one K block of one group of panels at a time, as [panel][kc][8] (and
+//     [kc][4] for the 4-wide panel): each k step reads 32 contiguous bytes, and
+//     A·Bᵀ gets its transpose here. Packing just the block about to be used
+//     keeps the copy in L2 (BLIS's B̃ block); packing all of B first wrote
+//     K·N·4 bytes (3 MB for a weight gradient Xᵀ·∂Y of 2048 rows × 384) out to
+//     L3 and read them back;
 //   - A, 4 rows at a time, as [k][4] strips: the four splats of one k come from
 //     one pointer with immediate offsets whatever the product's A layout, so
 //     Aᵀ·B runs as fast as A·B (with four strided row pointers it measured
@@ -91,14 +95,22 @@ export function matmulAtB(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32, 
 
 /**
  * Scratch bytes that matmulAB, matmulABt or matmulAtB may use for this shape:
- * packed B panels plus STRIPS_PER_PACK packed 4-row strips of A, one K block
- * long. The same value in both builds (the scalar build uses none), so a
- * caller can plan memory without knowing the variant.
+ * one K block of one group of packed B panels (at most PANEL_GROUP_BYTES) plus
+ * STRIPS_PER_PACK packed 4-row strips of A, one K block long. The same value in
+ * both builds (the scalar build uses none), so a caller can plan memory without
+ * knowing the variant.
  */
 export function matmulScratchBytes(M: i32, N: i32, K: i32): i32 {
   if (M <= 0 || N <= 0 || K <= 0) return 0;
   const columns = simdColumns(N);
-  return columns > 0 ? (columns * K + 4 * STRIPS_PER_PACK * min(K, K_BLOCK)) * <i32>F32 : 0;
+  const kc = min(K, K_BLOCK);
+  return columns > 0 ? min(columns * kc * <i32>F32, PANEL_GROUP_BYTES) + 4 * STRIPS_PER_PACK * kc * <i32>F32 : 0;
+}
+
+/** Panels per group for a K block of kc: as many 8-wide panels as fit PANEL_GROUP_BYTES. */
+// @ts-ignore: decorator
+@inline function panelsPerGroup(kc: i32): i32 {
+  return max(1, PANEL_GROUP_BYTES / (kc * 32));
 }
 
 /** The shared driver; see the layout comment at the top of the file. */
@@ -199,33 +211,35 @@ function simdProduct(
 ): void {
   const fullPanels = N >> 3;
   const panelCount = fullPanels + ((N & 7) >= 4 ? 1 : 0);
-  // Panel p starts at panels + p*panelStep and advances by panelKStride bytes
-  // per k (quadKStride for the 4-wide panel): packed in scratch, or B itself
-  // when its rows are contiguous and too few rows would reuse a packed copy.
-  let panels: usize, panelStep: usize, panelKStride: usize, quadKStride: usize;
-  if (bColStride != F32 || M >= PACK_B_MIN_ROWS) {
-    packB(scratch, B, bKStride, bColStride, N, K);
-    panels = scratch;
-    panelStep = <usize>K * 32;
-    panelKStride = 32;
-    quadKStride = 16;
-  } else {
-    panels = B;
-    panelStep = 32;
-    panelKStride = bKStride;
-    quadKStride = bKStride;
-  }
-  const strips = scratch + <usize>simdColumns(N) * <usize>K * F32;
+  // B is packed (block by block, into scratch) unless its rows are contiguous
+  // and too few rows would reuse a packed copy; then tiles read B in place.
+  const packing = bColStride != F32 || M >= PACK_B_MIN_ROWS;
+  const strips = scratch + <usize>min(simdColumns(N) * min(K, K_BLOCK) * <i32>F32, PANEL_GROUP_BYTES);
   const fullStripRows = M & ~3;
   for (let k0 = 0; k0 < K; k0 += K_BLOCK) {
     const kc = min(K_BLOCK, K - k0);
     const addToC = k0 > 0 ? 1 : accumulate;
     const blockA = A + <usize>k0 * aKStride;
-    const panelOffset = <usize>k0 * panelKStride, quadOffset = <usize>k0 * quadKStride;
+    const blockB = B + <usize>k0 * bKStride;
     const stripBytes = <usize>kc * 16;
-    const groupSize = max(1, PANEL_GROUP_BYTES / (kc * 32));
+    const groupSize = panelsPerGroup(kc);
     for (let first = 0; first < panelCount; first += groupSize) {
       const end = min(panelCount, first + groupSize);
+      // Panel p of the group starts at panels + (p − first)·panelStep and advances
+      // panelKStride bytes per k (quadKStride for the 4-wide panel).
+      let panels: usize, panelStep: usize, panelKStride: usize, quadKStride: usize;
+      if (packing) {
+        packB(scratch, blockB, bKStride, bColStride, first, end, fullPanels, kc);
+        panels = scratch;
+        panelStep = <usize>kc * 32;
+        panelKStride = 32;
+        quadKStride = 16;
+      } else {
+        panels = blockB + <usize>first * 32;
+        panelStep = 32;
+        panelKStride = bKStride;
+        quadKStride = bKStride;
+      }
       for (let i0 = 0; i0 < fullStripRows; i0 += 4 * STRIPS_PER_PACK) {
         const stripCount = min(STRIPS_PER_PACK, (fullStripRows - i0) >> 2);
         packAStrips(strips, blockA + <usize>i0 * aRowStride, aRowStride, aKStride, kc, stripCount);
@@ -233,9 +247,9 @@ function simdProduct(
           const strip = strips + <usize>s * stripBytes;
           const c = C + <usize>(i0 + 4 * s) * cRowStride;
           for (let p = first; p < end; p++) {
-            const panel = panels + <usize>p * panelStep;
-            if (p < fullPanels) tile4x8(c + <usize>p * 32, cRowStride, strip, panel + panelOffset, panelKStride, kc, addToC);
-            else tile4x4(c + <usize>p * 32, cRowStride, strip, panel + quadOffset, quadKStride, kc, addToC);
+            const panel = panels + <usize>(p - first) * panelStep;
+            if (p < fullPanels) tile4x8(c + <usize>p * 32, cRowStride, strip, panel, panelKStride, kc, addToC);
+            else tile4x4(c + <usize>p * 32, cRowStride, strip, panel, quadKStride, kc, addToC);
           }
         }
       }
@@ -243,9 +257,9 @@ function simdProduct(
         const a = blockA + <usize>i * aRowStride;
         const c = C + <usize>i * cRowStride;
         for (let p = first; p < end; p++) {
-          const panel = panels + <usize>p * panelStep;
-          if (p < fullPanels) tile1x8(c + <usize>p * 32, a, aKStride, panel + panelOffset, panelKStride, kc, addToC);
-          else tile1x4(c + <usize>p * 32, a, aKStride, panel + quadOffset, quadKStride, kc, addToC);
+          const panel = panels + <usize>(p - first) * panelStep;
+          if (p < fullPanels) tile1x8(c + <usize>p * 32, a, aKStride, panel, panelKStride, kc, addToC);
+          else tile1x4(c + <usize>p * 32, a, aKStride, panel, quadKStride, kc, addToC);
         }
       }
     }
@@ -253,31 +267,30 @@ function simdProduct(
 }
 
 /**
- * Copy the SIMD-covered columns of B into [panel][K][8] panels followed by one
- * [K][4] panel when N%8 >= 4. Values are copied, never combined, so packing
- * cannot change any result bit.
+ * Copy panels first..end−1 of B's SIMD-covered columns, rows k = 0..kc−1 of the
+ * block starting at B, into dst: panel p as [kc][8] at dst + (p − first)·kc·32, the
+ * 4-wide panel (p = fullPanels, when N%8 >= 4) as [kc][4]. Values are copied,
+ * never combined, so packing cannot change any result bit.
  */
-function packB(dst: usize, B: usize, bKStride: usize, bColStride: usize, N: i32, K: i32): void {
-  const fullPanels = N >> 3;
-  const hasQuad = (N & 7) >= 4;
-  const panelBytes = <usize>K * 32;
-  const quad = dst + <usize>fullPanels * panelBytes;
+function packB(dst: usize, B: usize, bKStride: usize, bColStride: usize, first: i32, end: i32, fullPanels: i32, kc: i32): void {
+  const panelBytes = <usize>kc * 32;
+  const lastFull = min(end, fullPanels);
   if (bColStride == F32) {
     // Rows of B are contiguous: move 8 (or 4) columns per k as whole vectors.
-    for (let p = 0; p < fullPanels; p++) {
+    for (let p = first; p < lastFull; p++) {
       let src = B + <usize>p * 32;
-      let out = dst + <usize>p * panelBytes;
-      for (let k = 0; k < K; k++) {
+      let out = dst + <usize>(p - first) * panelBytes;
+      for (let k = 0; k < kc; k++) {
         v128.store(out, v128.load(src));
         v128.store(out, v128.load(src, 16), 16);
         src += bKStride;
         out += 32;
       }
     }
-    if (hasQuad) {
+    if (end > fullPanels) {
       let src = B + <usize>fullPanels * 32;
-      let out = quad;
-      for (let k = 0; k < K; k++) {
+      let out = dst + <usize>(fullPanels - first) * panelBytes;
+      for (let k = 0; k < kc; k++) {
         v128.store(out, v128.load(src));
         src += bKStride;
         out += 16;
@@ -286,13 +299,15 @@ function packB(dst: usize, B: usize, bKStride: usize, bColStride: usize, N: i32,
   } else {
     // A·Bᵀ: B is [N,K], so product column j is the contiguous row j of B.
     // Transpose 4 such rows at a time into the lanes of the panel.
-    for (let p = 0; p < fullPanels; p++) {
+    for (let p = first; p < lastFull; p++) {
       const rows = B + <usize>(p * 8) * bColStride;
-      const out = dst + <usize>p * panelBytes;
-      transposeRows4(out, 32, rows, bColStride, K);
-      transposeRows4(out + 16, 32, rows + 4 * bColStride, bColStride, K);
+      const out = dst + <usize>(p - first) * panelBytes;
+      transposeRows4(out, 32, rows, bColStride, kc);
+      transposeRows4(out + 16, 32, rows + 4 * bColStride, bColStride, kc);
     }
-    if (hasQuad) transposeRows4(quad, 16, B + <usize>(fullPanels * 8) * bColStride, bColStride, K);
+    if (end > fullPanels) {
+      transposeRows4(dst + <usize>(fullPanels - first) * panelBytes, 16, B + <usize>(fullPanels * 8) * bColStride, bColStride, kc);
+    }
   }
 }
 
