@@ -88,3 +88,29 @@ export async function run(): Promise<BenchRecord[]> {
   printTable(`matmul SIMD vs the f32x4 mul+add peak (${peak.toFixed(1)} GFLOP/s)`, ["shape", "simd GFLOP/s", "of peak"], body);
   return records;
 }
+
+/** Families whose SIMD GFLOP/s issue 5 rates against the roofline ("within 2× of it"), besides matmul. */
+const RATED_FAMILIES = ["attention", "layernorm"];
+
+/**
+ * After a run that measured the roofline: every attention and LayerNorm SIMD figure
+ * of the same run as a fraction of the f32x4 mul+add peak, and whether it is within
+ * 2× of it. Returns the fraction records (family "roofline", impl "fraction"); none
+ * when the run had no peak.
+ */
+export function rateAgainstPeak(records: BenchRecord[]): BenchRecord[] {
+  const peaks = records.filter((r) => r.family === "roofline" && r.impl === "wasm-simd" && r.name !== "peak addOnly");
+  if (peaks.length === 0) return [];
+  const peak = Math.max(...peaks.map((r) => r.value));
+  const rated = records.filter((r) => RATED_FAMILIES.includes(r.family) && r.impl === "simd" && r.unit === "GFLOP/s");
+  if (rated.length === 0) return [];
+  const fractions: BenchRecord[] = [];
+  const body = rated.map((r) => {
+    const name = `${r.family} ${r.name}`;
+    fractions.push({ family: "roofline", name, impl: "fraction", shape: [...r.shape], unit: "fraction of f32x4 mul+add peak", value: r.value / peak });
+    return [name, r.value.toFixed(1), `${((100 * r.value) / peak).toFixed(0)}%`, r.value * 2 >= peak ? "yes" : "no"];
+  });
+  printTable(`attention and LayerNorm SIMD vs the f32x4 mul+add peak of this run (${peak.toFixed(1)} GFLOP/s)`, ["kernel", "simd GFLOP/s", "of peak", "within 2×"], body);
+  return fractions;
+}
+

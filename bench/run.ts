@@ -3,12 +3,14 @@
 // Runs every bench/<name>.bench.ts in name order (new files are picked up
 // without touching this runner). Each must export `run(): Promise<BenchRecord[]>`
 // and print its own table, since it knows which comparisons matter; this runner
-// prints the machine header and timings, and --json writes every record as one
-// JSON array.
+// prints the machine header and timings, closes (when the run measured the
+// roofline) with attention and LayerNorm rated against that run's peak, and
+// --json writes every record as one JSON array.
 import { readdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { printMachineInfo, type BenchModule, type BenchRecord } from "./common.ts";
+import { rateAgainstPeak } from "./roofline.bench.ts";
 
 function parseArgs(argv: string[]): { only: string[] | null; json: string | null } {
   let only: string[] | null = null;
@@ -49,6 +51,7 @@ for (const name of selected) {
   records.push(...produced);
   console.log(`(${name}: ${produced.length} records in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
 }
+records.push(...rateAgainstPeak(records));
 if (json) {
   await writeFile(json, JSON.stringify(records, null, 2) + "\n");
   console.log(`wrote ${records.length} records to ${json}`);
