@@ -6,7 +6,7 @@ import * as assert from "uvu/assert";
 import { VARIANTS, detachingEngine, loadEngine, seededUniform, mulberry32 } from "./helpers.ts";
 import type { Engine, Variant } from "../src/engine.ts";
 import { parseConfig, type TransformerConfig } from "../src/config.ts";
-import { modelLayout, planModel, moduleConstant, plannedBytes, type PlanOptions } from "../src/models.ts";
+import { modelLayout, planModel, moduleConstant, plannedBytes, PATTERN_KEEP_BYTES, type PlanOptions } from "../src/models.ts";
 import { estimate, prepareEstimate, InputError } from "../src/estimator.ts";
 import { referenceLogits, referenceLoss, type Params } from "./reference/transformer.ts";
 import type { Tensor } from "../src/io/safetensors.ts";
@@ -113,6 +113,24 @@ for (const [label, change] of VARIANTS_OF_MODEL) {
   });
 }
 
+test("keepPatterns by default: patterns kept while all layers' fit PATTERN_KEEP_BYTES, recomputed beyond", async () => {
+  const m = { ...base, n_ctx: 64 };
+  const T = 64;
+  const bytesPerSequence = m.n_layers * m.n_heads * T * T * 4;
+  const fits = Math.floor(PATTERN_KEEP_BYTES / bytesPerSequence);
+  for (const [batch, kept] of [[1, true], [fits, true], [fits + 1, false]] as const) {
+    const engine = await loadEngine("simd");
+    const layout = modelLayout(m);
+    const plan = planModel(engine, m, layout, engine.allocF32(layout.padded), engine.allocF32(layout.padded), batch, T);
+    const layer0 = moduleConstant(engine, "TF_LAYER0"), layerWords = moduleConstant(engine, "TF_LAYER_WORDS");
+    const words = engine.i32(plan.address, layer0 + m.n_layers * layerWords);
+    for (let l = 0; l < m.n_layers; l++) {
+      const pattern = words[layer0 + l * layerWords + moduleConstant(engine, "TFL_PATTERN")];
+      assert.is(pattern !== 0, kept, `batch ${batch} (${((batch * bytesPerSequence) / 2 ** 20).toFixed(2)} MiB of patterns): layer ${l} pattern kept = ${kept}`);
+    }
+  }
+});
+
 test("keepPatterns: loss and gradients bit-identical with and without stored patterns (both builds); the pattern is TL's", async () => {
   for (const [label, change] of VARIANTS_OF_MODEL) {
     const m = { ...base, ...change };
@@ -161,7 +179,7 @@ test("keepPatterns: plannedBytes adds exactly the patterns; the paper's size at 
   const engine = await loadEngine("simd");
   const m = { ...base };
   const [B, T] = [4, 9];
-  const lean = plannedBytes(engine, m, B, T), keeping = plannedBytes(engine, m, B, T, { keepPatterns: true });
+  const lean = plannedBytes(engine, m, B, T, { keepPatterns: false }), keeping = plannedBytes(engine, m, B, T, { keepPatterns: true });
   const patternBytes = Math.ceil((B * m.n_heads * T * T * 4) / 16) * 16;
   assert.is(keeping - lean, m.n_layers * patternBytes);
   const paper: TransformerConfig = {
