@@ -11,10 +11,12 @@
 //             dw += dy·x̂ (2), db += dy (1)                                       = 11
 // as the transformer calls it (w and b present, dx accumulated into the
 // residual stream's gradient). The row reductions are single dependency
-// chains (their order is part of the determinism contract), so LayerNorm is
-// latency-bound on those, not bound by the multiply-add peak.
+// chains (their order is part of the determinism contract); the SIMD kernels
+// overlap several rows' chains (software pipelining, assembly/layernorm.ts), and
+// at 32768 × 256 the 32 MB operands stream from DRAM. Each pass is reported as the
+// mean and as the fastest sample (impl "simd-fastest", rated by bench/run.ts).
 import type { Engine } from "../src/engine.ts";
-import { fillUniform, printSideBySide, timeKernelPasses, type BenchRecord } from "./common.ts";
+import { fillUniform, printSideBySide, timeKernelPasses, FASTEST_SIMD, type BenchRecord } from "./common.ts";
 
 type Shape = [rows: number, dim: number];
 
@@ -56,7 +58,7 @@ export async function run(): Promise<BenchRecord[]> {
   printSideBySide(
     `layernorm (GFLOP/s: ${FORWARD_FLOPS_PER_ELEMENT} FLOP/element forward, ${FORWARD_FLOPS_PER_ELEMENT + BACKWARD_FLOPS_PER_ELEMENT} forward+backward; shape rows x d_model)`,
     records,
-    [{ impl: "simd" }, { impl: "scalar" }, { ratio: ["simd", "scalar"] }],
+    [{ impl: "simd" }, { impl: FASTEST_SIMD }, { impl: "scalar" }, { ratio: ["simd", "scalar"] }],
   );
   return records;
 }
