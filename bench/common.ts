@@ -151,7 +151,7 @@ export async function loadEngines(): Promise<Record<Variant, Engine>> {
 /**
  * Impl of the GFLOP/s of the SIMD build's fastest sample: on this shared VM the
  * mean of a pass moves by ±30% with the host's load, the fastest sample far less,
- * and the roofline peak it is rated against is a best-of figure too.
+ * and the roofline peak it is rated against is a fastest sample too.
  */
 export const FASTEST_SIMD = "simd-fastest";
 
