@@ -144,7 +144,8 @@ export function headScores(
   const heldout = engine.allocI32(n * T);
   engine.i32(heldout, n * T).set(data.tokens.subarray(0, n * T));
   // keepPatterns: the forward pass then stores every layer's B·H·T² attention pattern
-  // (by default it keeps only the row statistics its backward needs).
+  // (by default only while all layers' fit PATTERN_KEEP_BYTES; otherwise just the row
+  // statistics its backward needs).
   const heldoutPlan = planModel(engine, model, layout, params, grads, batch, T, { keepPatterns: true });
 
   // Layer l's attention pattern [batch, H, T, T] sits at plan word TF_LAYER0 + l·TF_LAYER_WORDS + TFL_PATTERN.
