@@ -68,6 +68,32 @@ export async function latencyMs(tasks: BenchTask[], timing: BenchTiming): Promis
   return latencies;
 }
 
+/**
+ * How many times faster `ours` runs than `peer`: the median over `rounds` rounds of
+ * (peer's time per call) / (ours), each round timing the two back to back for at
+ * least `roundMs` each, in alternating order. Unlike two tinybench tasks measured
+ * one after the other, a slow spell of a shared host then hits both sides of a
+ * round alike, and the median drops the rounds it split.
+ */
+export function interleavedSpeedup(ours: () => void, peer: () => void, rounds = 9, roundMs = 60): number {
+  const msPerCall = (fn: () => void) => {
+    const start = performance.now();
+    let calls = 0, now = start;
+    do {
+      fn();
+      calls++;
+      now = performance.now();
+    } while (now - start < roundMs);
+    return (now - start) / calls;
+  };
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const [a, b] = round % 2 === 0 ? [msPerCall(ours), msPerCall(peer)] : [msPerCall(peer), msPerCall(ours)].reverse();
+    ratios.push(b / a);
+  }
+  return ratios.sort((x, y) => x - y)[rounds >> 1];
+}
+
 /** latencyMs's means only. */
 export async function meanLatencyMs(tasks: BenchTask[], timing: BenchTiming): Promise<Map<string, number>> {
   return new Map([...(await latencyMs(tasks, timing))].map(([name, latency]) => [name, latency.mean]));
@@ -86,14 +112,16 @@ export function printSideBySide(title: string, records: BenchRecord[], columns: 
     if (!rows.has(r.name)) rows.set(r.name, new Map());
     rows.get(r.name)!.set(r.impl, r.value);
   }
-  const unit = records[0]?.unit ?? "";
-  const header = ["", ...columns.map((c) => ("impl" in c ? `${c.impl} ${unit}` : `${c.ratio[0]}/${c.ratio[1]}`))];
+  // Unit "ratio" records (a speedup measured as such) print as "1.3×" under a bare header.
+  const unitOf = (impl: string) => records.find((r) => r.impl === impl)?.unit ?? "";
+  const header = ["", ...columns.map((c) =>
+    "impl" in c ? (unitOf(c.impl) === "ratio" ? c.impl : `${c.impl} ${unitOf(c.impl)}`) : `${c.ratio[0]}/${c.ratio[1]}`)];
   const body = [...rows].map(([name, values]) => [
     name,
     ...columns.map((c) => {
       if ("impl" in c) {
         const v = values.get(c.impl);
-        return v === undefined ? "–" : formatNumber(v);
+        return v === undefined ? "–" : unitOf(c.impl) === "ratio" ? `${v.toFixed(1)}×` : formatNumber(v);
       }
       const [num, den] = c.ratio.map((impl) => values.get(impl));
       return num === undefined || den === undefined ? "–" : `${(num / den).toFixed(1)}×`;
@@ -207,7 +235,23 @@ export const MATMUL_CASES: { op: MatmulOp; shape: MatmulShape; name: string }[] 
   { op: "matmulAB" as MatmulOp, shape: [4096, 32, 256] as MatmulShape },
   { op: "matmulABt" as MatmulOp, shape: [256, 256, 256] as MatmulShape },
   { op: "matmulAtB" as MatmulOp, shape: [256, 256, 256] as MatmulShape },
-].map((c) => ({ ...c, name: `${{ matmulAB: "AB", matmulABt: "ABt", matmulAtB: "AtB" }[c.op]} ${c.shape.join("x")}` }));
+].map((c) => ({ ...c, name: matmulCaseName(c.op, c.shape) }));
+
+/** "AB 256x256x256": the record name of a product and shape. */
+function matmulCaseName(op: MatmulOp, shape: MatmulShape): string {
+  return `${{ matmulAB: "AB", matmulABt: "ABt", matmulAtB: "AtB" }[op]} ${shape.join("x")}`;
+}
+
+/**
+ * The default training model's products at batch 32 (2048 rows of d_model 64, 8 heads
+ * of 16 = width 128, unembed chunks of 512 rows × d_vocab 1024; assembly/transformer.ts):
+ * a projection x·W_Q and x·W_O, the unembed, and their weight and input gradients.
+ * Issue 5 asks for the tfjs comparison "on the transformer's real shapes" too.
+ */
+export const TRANSFORMER_MATMUL_CASES: { op: MatmulOp; shape: MatmulShape; name: string }[] = ([
+  ["matmulAB", [2048, 128, 64]], ["matmulAB", [2048, 64, 128]], ["matmulAB", [512, 1024, 64]],
+  ["matmulAtB", [64, 128, 2048]], ["matmulABt", [2048, 64, 128]], ["matmulAtB", [64, 1024, 512]], ["matmulABt", [512, 64, 1024]],
+] as [MatmulOp, MatmulShape][]).map(([op, shape]) => ({ op, shape, name: matmulCaseName(op, shape) }));
 
 export const matmulFlops = ([M, N, K]: MatmulShape) => 2 * M * N * K;
 

@@ -3,12 +3,12 @@
 //
 // 1. matmul vs the TensorFlow.js WASM backend (@tensorflow/tfjs-backend-wasm,
 //    XNNPACK inside; single thread, SIMD binary), on the shapes of
-//    bench/matmul.bench.ts. Records: family "matmul", impl "tfjs-wasm", same
+//    bench/matmul.bench.ts and the default training model's own products. Records: family "matmul", impl "tfjs-wasm", same
 //    names as bench/matmul.bench.ts, so a --json consumer can put them next
 //    to simd/scalar/js. The SIMD figures re-measured here for the ratio are
-//    family "peers", impl "simd" (not duplicated into "matmul"); the fastest
-//    samples of both are family "peers", impl "simd-fastest" and
-//    "tfjs-wasm-fastest".
+//    family "peers", impl "simd" (not duplicated into "matmul"); the speedup
+//    measured with the two interleaved is family "peers", impl INTERLEAVED,
+//    unit "ratio".
 //
 //    What is timed for tfjs: `tf.matMul(a, b, transposeA, transposeB)` then
 //    `dispose()` of the result, with a and b resident on the backend. The wasm
@@ -37,7 +37,7 @@ import { fileURLToPath } from "node:url";
 import { createEngine } from "../src/engine.ts";
 import { nodeHost } from "../src/platform/node.ts";
 import {
-  MATMUL_CASES, fillUniform, latencyMs, matmulCallsPerSample, matmulFlops, prepareWasmMatmul, printSideBySide, printTable,
+  MATMUL_CASES, TRANSFORMER_MATMUL_CASES, fillUniform, interleavedSpeedup, meanLatencyMs, matmulCallsPerSample, matmulFlops, prepareWasmMatmul, printSideBySide, printTable,
   type BenchRecord, type MatmulOp, type MatmulShape,
 } from "./common.ts";
 import { MLP_CASES, mlpCaseName, stepsPerSecond as mlpStepsPerSecond } from "./sgld.bench.ts";
@@ -46,6 +46,9 @@ import { DEFAULT_TRAIN_MODEL } from "../src/train-job.ts";
 import { modelLayout } from "../src/models.ts";
 
 type Tf = typeof import("@tensorflow/tfjs-core");
+
+/** Impl of the interleaved speedup records (simd ÷ tfjs-wasm, bench/common.ts interleavedSpeedup). */
+const INTERLEAVED = "simd/tfjs interleaved";
 
 /** tfjs-core + the wasm backend, single-threaded, wasm files from node_modules (no network). */
 async function loadTfjs(): Promise<{ tf: Tf; simd: boolean; version: string } | { error: string }> {
@@ -106,7 +109,7 @@ async function matmulPeer(records: BenchRecord[]): Promise<void> {
   console.log(`\ntfjs-backend-wasm ${version}, backend ${tf.getBackend()}, WASM_HAS_SIMD_SUPPORT=${tfSimd}, 1 thread`);
   const engine = await createEngine(await nodeHost.wasmBytes("simd"), "simd");
   const local: BenchRecord[] = [];
-  for (const { op, shape, name } of MATMUL_CASES) {
+  for (const { op, shape, name } of [...MATMUL_CASES, ...TRANSFORMER_MATMUL_CASES]) {
     const calls = matmulCallsPerSample(shape);
     const ours = prepareWasmMatmul(engine, op, shape, calls);
     const peer = prepareTfjs(tf, op, shape, calls);
@@ -120,29 +123,29 @@ async function matmulPeer(records: BenchRecord[]): Promise<void> {
     const timing = large ? { time: 600, warmupTime: 200, iterations: 3, warmupIterations: 1 } : { time: 700, warmupTime: 250 };
     const tasks = [{ name: "simd", fn: ours.fn }, { name: "tfjs-wasm", fn: peer.fn }];
     if (op !== "matmulAB") tasks.push({ name: "tfjs-wasm+transpose", fn: peer.fnExplicitTranspose });
-    const latencies = await latencyMs(tasks, timing);
+    const means = await meanLatencyMs(tasks, timing);
+    const speedup = interleavedSpeedup(ours.fn, peer.fn);
     peer.dispose();
-    for (const [impl, { mean, min }] of latencies) {
-      const gflops = (ms: number) => (matmulFlops(shape) * calls) / (ms * 1e6);
-      local.push({ family: impl === "tfjs-wasm" ? "matmul" : "peers", name, impl, shape: [...shape], unit: "GFLOP/s", value: gflops(mean) });
-      if (impl !== "tfjs-wasm+transpose") {
-        local.push({ family: "peers", name, impl: `${impl}-fastest`, shape: [...shape], unit: "GFLOP/s", value: gflops(min) });
-      }
+    for (const [impl, ms] of means) {
+      const value = (matmulFlops(shape) * calls) / (ms * 1e6);
+      local.push({ family: impl === "tfjs-wasm" ? "matmul" : "peers", name, impl, shape: [...shape], unit: "GFLOP/s", value });
     }
+    local.push({ family: "peers", name, impl: INTERLEAVED, shape: [...shape], unit: "ratio", value: speedup });
   }
   printSideBySide("matmul vs TensorFlow.js WASM (XNNPACK), 1 thread (GFLOP/s; simd re-measured in the same run)", local, [
     { impl: "simd" },
     { impl: "tfjs-wasm" },
     { ratio: ["simd", "tfjs-wasm"] },
-    { ratio: ["simd-fastest", "tfjs-wasm-fastest"] },
+    { impl: INTERLEAVED },
     { impl: "tfjs-wasm+transpose" },
     { ratio: ["simd", "tfjs-wasm+transpose"] },
   ]);
   console.log(
     "tfjs-wasm: tf.matMul(a, b, transposeA, transposeB) + dispose, operands resident; its XNNPACK path (B packed once and cached per tensor)\n" +
       "is taken only without transpose flags, otherwise a scalar blocked loop runs. tfjs-wasm+transpose: tf.transpose first, then plain matMul.\n" +
-      "simd-fastest/tfjs-wasm-fastest: the ratio of the two fastest samples (tinybench times one implementation after the other, so a slow spell of\n" +
-      "this shared VM can land on either mean).",
+      `The last ${TRANSFORMER_MATMUL_CASES.length} rows are the default training model's products at batch 32 (projections, unembed chunk, their gradients).\n` +
+      `${INTERLEAVED}: median over 9 rounds of tfjs's time / ours, the two timed back to back in each round (tinybench times one after the\n` +
+      "other, so a slow spell of this shared VM can land on either mean).",
   );
   records.push(...local);
 }
