@@ -4,14 +4,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { scratchDir } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const llc = (args: string[]) => spawnSync(process.execPath, [join(root, "bin/llc.mjs"), ...args], { encoding: "utf8" });
-const dir = mkdtempSync(join(tmpdir(), "llc-cli-"));
+const dir = scratchDir("llc-cli-");
 const caseDir = join(dir, "rrr");
 
 test.before(() => {

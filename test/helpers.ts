@@ -1,7 +1,21 @@
 // Shared by the tests: both builds of the engine, and seeded test data made
 // without Math.random so every failure reproduces.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createEngine, type Engine, type Variant } from "../src/engine.ts";
 import { nodeHost } from "../src/platform/node.ts";
+
+/**
+ * A fresh directory under the OS temp dir, removed when the test process exits
+ * (each test file runs in a process of its own), unless LLC_KEEP_TMP is set to
+ * look at what a failing test left there.
+ */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (!process.env.LLC_KEEP_TMP) process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 export const VARIANTS: Variant[] = ["simd", "scalar"];
 

@@ -6,11 +6,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadEngine } from "./helpers.ts";
+import { loadEngine, scratchDir } from "./helpers.ts";
 import { estimate, EstimateError, type EstimateInputs, type EstimateResult } from "../src/estimator.ts";
 import { estimateParallel, type SpawnWorker } from "../src/parallel.ts";
 import { nodeWorkers } from "../src/platform/node-workers.ts";
@@ -200,7 +199,7 @@ test("a worker that cannot start is an error, not a hang", async () => {
 });
 
 // ------------------------------------------------------------ jobs and the CLI
-const dir = mkdtempSync(join(tmpdir(), "llc-parallel-"));
+const dir = scratchDir("llc-parallel-");
 const caseDir = join(dir, "rrr");
 const llc = (args: string[]) => spawnSync(process.execPath, [join(root, "bin/llc.mjs"), ...args], { encoding: "utf8" });
 

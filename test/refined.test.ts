@@ -4,14 +4,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { scratchDir } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const llc = (args: string[]) => spawnSync(process.execPath, [join(root, "bin/llc.mjs"), ...args], { encoding: "utf8" });
-const dir = mkdtempSync(join(tmpdir(), "llc-refined-"));
+const dir = scratchDir("llc-refined-");
 const model = { kind: "transformer", n_layers: 2, n_heads: 2, d_model: 16, d_head: 8, n_ctx: 32, d_vocab: 300, positional_embedding: "shortformer" };
 
 test.before(() => {

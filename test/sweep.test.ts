@@ -4,14 +4,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { scratchDir } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const llc = (args: string[]) => spawnSync(process.execPath, [join(root, "bin/llc.mjs"), ...args], { encoding: "utf8" });
-const dir = mkdtempSync(join(tmpdir(), "llc-sweep-"));
+const dir = scratchDir("llc-sweep-");
 const run = join(dir, "run");
 const model = { kind: "transformer", n_layers: 2, n_heads: 2, d_model: 16, d_head: 8, n_ctx: 32, d_vocab: 300, positional_embedding: "shortformer" };
 const sampler = { epsilon: 1e-3, gamma: 200, nbeta: 30, chains: 2, draws: 20, batch_size: 8, seed: 1 };

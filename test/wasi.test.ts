@@ -8,14 +8,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WASI } from "node:wasi";
+import { scratchDir } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "llc-wasi-"));
+const dir = scratchDir("llc-wasi-");
 const wasmPath = join(root, "build/llc-wasi.wasm");
 let module: WebAssembly.Module;
 

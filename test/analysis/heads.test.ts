@@ -4,11 +4,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { detachingEngine, loadEngine, mulberry32, seededUniform, VARIANTS } from "../helpers.ts";
+import { detachingEngine, loadEngine, mulberry32, seededUniform, VARIANTS, scratchDir } from "../helpers.ts";
 import type { TransformerConfig } from "../../src/config.ts";
 import { findTensor } from "../../src/arena.ts";
 import { modelLayout } from "../../src/models.ts";
@@ -181,7 +180,7 @@ test("formatHeadTable aligns columns; step selection and checkpoint names", () =
 // ------------------------------------------------------------ llc heads, end to end
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const llc = (args: string[]) => spawnSync(process.execPath, [join(root, "bin/llc.mjs"), ...args], { encoding: "utf8" });
-const dir = mkdtempSync(join(tmpdir(), "llc-heads-"));
+const dir = scratchDir("llc-heads-");
 const runDir = join(dir, "run");
 
 test("llc heads on a tiny run: last step by default, --steps all, bad --steps exits 2", () => {
