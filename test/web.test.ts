@@ -163,7 +163,12 @@ test("Cancel stops a long run within seconds and keeps a partial result and the 
   await setSampler({ chains: 2, draws: 2_000_000, workers: 2 });
   await page.click("#run");
   await waitState(["running"]);
-  await page.waitForFunction(() => (document.querySelector("#progress") as HTMLProgressElement).value > 0, undefined, { timeout: 10_000 });
+  // Every chain under way (on a busy machine the second worker can start seconds after
+  // the first), so each row must end "cancelled" rather than "not run".
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll("#chains-table tbody tr")];
+    return rows.length === 2 && rows.every((tr) => Number(tr.querySelectorAll("td")[1]?.textContent?.trim().split(" / ")[0]) > 0);
+  }, undefined, { timeout: 20_000 });
   await page.waitForTimeout(300);
   const clicked = Date.now();
   await page.click("#cancel");
