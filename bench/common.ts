@@ -88,8 +88,15 @@ export function interleavedSpeedup(ours: () => void, peer: () => void, rounds = 
   };
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const [a, b] = round % 2 === 0 ? [msPerCall(ours), msPerCall(peer)] : [msPerCall(peer), msPerCall(ours)].reverse();
-    ratios.push(b / a);
+    let oursMs: number, peerMs: number;
+    if (round % 2 === 0) {
+      oursMs = msPerCall(ours);
+      peerMs = msPerCall(peer);
+    } else {
+      peerMs = msPerCall(peer);
+      oursMs = msPerCall(ours);
+    }
+    ratios.push(peerMs / oursMs);
   }
   return ratios.sort((x, y) => x - y)[rounds >> 1];
 }
