@@ -5,57 +5,24 @@
 // safetensors files).
 import { fileURLToPath } from "node:url";
 import { nodeHost } from "./platform/node.ts";
-import { runTrainingJob, DEFAULT_TRAIN_CONFIG } from "./train-job.ts";
+import { runTrainingJob, DEFAULT_TRAIN_CONFIG, parseTrainConfig } from "./train-job.ts";
 import { nodeWorkers } from "./platform/node-workers.ts";
 import { runEstimateJob, resultJson } from "./job.ts";
 import { createEngine, type Variant } from "./engine.ts";
 import { estimate } from "./estimator.ts";
 import { builtinCases, exampleCases } from "./cases.ts";
 import { writeSafetensors } from "./io/safetensors.ts";
-import type { Progress } from "./sampler.ts";
+import { UsageError, SAMPLER_FLAGS, commandHelp, commandList, commandUsage, parseCommandLine, samplerOverrides, wantsHelp, type CommandSpec, type FlagSpec, type Flags } from "./cli-usage.ts";
+import { ENGINE_NAME, ENGINE_VERSION } from "./estimator.ts";
+import { ProgressLine, estimateProgress } from "./progress.ts";
+import { formatDuration, formatFixed, formatProgress } from "./format.ts";
+import { parseJsonConfig } from "./config.ts";
+import { CALIBRATION_STEPS, calibrateTrainStep, describeTraining } from "./train-estimate.ts";
 
-const USAGE = `usage:
-  llc estimate --config FILE [--out FILE] [--quiet] [--variant simd|scalar] [--workers N]
-                                                 --workers N: chains on N threads, same result (default: sampler.workers; 0 = one per core)
-  llc table [--quick] [--variant simd|scalar]     LLC of built-in models with known λ
-  llc train [--config FILE | --out DIR] [--quiet] [--variant simd|scalar]
-                                                 train the transformer (default config without --config; resumes after a kill)
-  llc heads --run DIR [--steps last|all|N,N,...] [--data mix|prose|code] [--sequences N]   head scores per checkpoint
-  llc sweep --run DIR [--restrict l0h0,l0h1,... | --heads] [--steps last|all|N,N] [--data mix|prose|code|FILE] --sampler FILE.json
-            [--out FILE.jsonl] [--workers N] [--quiet] [--variant simd|scalar]
-                                                 refined LLC of each selector (default --heads: every head) at each checkpoint;
-                                                 FILE.json: an estimate config's "sampler" section; rows go to --out (default
-                                                 DIR/sweep.jsonl) as they finish and a rerun skips them; a table on stdout;
-                                                 --workers N: chains on N threads (default: sampler.workers if >= 1, else 1)
-  llc example NAME --dir DIR                     write a built-in case (${Object.keys(exampleCases).join(", ")})
-  llc help`;
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(`${message}\n${USAGE}`);
-    this.name = "UsageError";
-  }
-}
-
-type Flags = Record<string, string | true>;
-
-/** Parse `--name value` / `--flag` pairs, rejecting anything not in `known`. */
-export function parseFlags(args: string[], known: Record<string, "value" | "flag">): Flags {
-  const flags: Flags = {};
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const [name, inline] = arg.startsWith("--") ? arg.slice(2).split(/=(.*)/s, 2) : [undefined, undefined];
-    if (name === undefined || !(name in known)) throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
-    if (known[name] === "flag") {
-      flags[name] = true;
-      continue;
-    }
-    const value = inline ?? args[++i];
-    if (value === undefined) throw new UsageError(`--${name}: expected a value`);
-    flags[name] = value;
-  }
-  return flags;
-}
+// Each command is one entry of COMMANDS (at the end of this file): its summary, flags,
+// the config fields it reads, an example and its function. Help, usage errors and the
+// flags each command accepts all come from that entry (src/cli-usage.ts).
+export { UsageError, parseFlags } from "./cli-usage.ts";
 
 function variantOf(flags: Flags): Variant {
   const v = flags.variant ?? "simd";
@@ -72,37 +39,33 @@ function workersOf(flags: Flags): number | undefined {
   return n;
 }
 
-/** A progress line on stderr, only once a run has lasted a second. */
-function progressReporter(quiet: boolean): (p: Progress) => void {
-  const start = nodeHost.now();
-  let last = 0;
-  return (p) => {
-    const now = nodeHost.now();
-    if (quiet || now - start < 1000 || now - last < 500) return;
-    last = now;
-    process.stderr.write(`chain ${p.chain} draw ${p.draw + 1}/${p.draws} loss ${p.loss.toPrecision(6)}\n`);
-  };
+/** The job's progress line on stderr (redrawn in place on a terminal, a plain line every few seconds otherwise). */
+function progressLine(): ProgressLine {
+  return new ProgressLine({ write: (t) => process.stderr.write(t), tty: process.stderr.isTTY === true, now: () => nodeHost.now(), columns: process.stderr.columns });
 }
 
-async function estimateCommand(args: string[]): Promise<void> {
-  const flags = parseFlags(args, { config: "value", out: "value", quiet: "flag", variant: "value", workers: "value" });
-  if (typeof flags.config !== "string") throw new UsageError("estimate: --config FILE is required");
+async function estimateCommand(flags: Flags): Promise<void> {
   const out = typeof flags.out === "string" ? flags.out : undefined;
   const quiet = flags.quiet === true;
-  const result = await runEstimateJob(nodeHost, flags.config, {
+  const line = progressLine();
+  const progress = estimateProgress(line, () => nodeHost.now(), "estimate");
+  const result = await runEstimateJob(nodeHost, String(flags.config), {
     out,
     variant: variantOf(flags),
     workers: workersOf(flags),
+    sampler: samplerOverrides(flags),
     spawn: nodeWorkers(),
-    onProgress: progressReporter(quiet),
-    onResume: (n) => quiet || process.stderr.write(`resuming: ${n} chain(s) already in ${out}\n`),
-  });
+    onProgress: quiet ? undefined : progress.update,
+    onResume: (n) => {
+      progress.resume(n);
+      if (!quiet) line.log(`resuming: ${n} chain(s) already in ${out}`);
+    },
+  }).finally(() => line.clear());
   if (!out) process.stdout.write(resultJson(result));
   else if (!quiet) process.stderr.write(`llc/mean ${result["llc/mean"]} ± ${result["llc/std"]} → ${out}\n`);
 }
 
-async function tableCommand(args: string[]): Promise<void> {
-  const flags = parseFlags(args, { quick: "flag", variant: "value" });
+async function tableCommand(flags: Flags): Promise<void> {
   const variant = variantOf(flags);
   const wasm = await WebAssembly.compile(await nodeHost.wasmBytes(variant));
   const cases = builtinCases(flags.quick === true);
@@ -117,41 +80,60 @@ async function tableCommand(args: string[]): Promise<void> {
     const r = await estimate(engine, c.config, c.inputs(engine));
     const seconds = (nodeHost.now() - t0) / 1000;
     line([
-      c.name, c.trueLambda.toFixed(3), c.source,
-      `${r["llc/mean"].toFixed(3)} ± ${(r["llc/std"] ?? NaN).toFixed(3)} (${c.config.sampler.chains})`,
-      r["mala_accept/mean"] === null ? "–" : r["mala_accept/mean"].toFixed(3), `${seconds.toFixed(2)} s`,
+      c.name, formatFixed(c.trueLambda, 3), c.source,
+      `${formatFixed(r["llc/mean"], 3)} ± ${formatFixed(r["llc/std"] ?? NaN, 3)} (${c.config.sampler.chains})`,
+      r["mala_accept/mean"] === null ? "–" : formatFixed(r["mala_accept/mean"], 3), `${formatFixed(seconds, 2)} s`,
     ]);
   }
 }
 
-async function trainCommand(args: string[]): Promise<void> {
-  const flags = parseFlags(args, { config: "value", out: "value", quiet: "flag", variant: "value" });
-  if (typeof flags.config === "string" && typeof flags.out === "string") throw new UsageError("train: give --config FILE (its \"out\" names the run directory) or --out DIR (the default config), not both");
+async function trainCommand(flags: Flags): Promise<void> {
+  if (typeof flags.config === "string" && typeof flags.out === "string") throw new UsageError("give --config FILE (its \"out\" names the run directory) or --out DIR (the default config), not both");
   const source = typeof flags.config === "string"
     ? flags.config
     : { config: { ...DEFAULT_TRAIN_CONFIG, out: typeof flags.out === "string" ? flags.out : DEFAULT_TRAIN_CONFIG.out }, baseDir: process.cwd() };
   const quiet = flags.quiet === true;
+  const variant = variantOf(flags);
   const say = (text: string) => quiet || process.stderr.write(text + "\n");
-  const started = nodeHost.now();
-  const { dir, step } = await runTrainingJob(nodeHost, source, {
-    variant: variantOf(flags),
+  // What will be trained, where and about how long, before anything starts (the job parses the config again).
+  const config = typeof source === "string" ? parseJsonConfig(await nodeHost.readText(source), source, parseTrainConfig) : parseTrainConfig(source.config);
+  const dir = typeof source === "string" ? nodeHost.resolve(source, config.out) : nodeHost.resolve(`${source.baseDir}/config.json`, config.out);
+  if (!quiet) {
+    const msPerStep = await calibrateTrainStep(await WebAssembly.compile(await nodeHost.wasmBytes(variant)), variant, config, () => nodeHost.now());
+    say(`training ${describeTraining(config)}${typeof source === "string" ? "" : " (the default config)"}, on the built-in prose + code mix, into ${dir}`);
+    say(`about ${formatDuration((msPerStep * config.steps) / 1000)} of training (${formatFixed(msPerStep, 1)} ms per step in a ${CALIBRATION_STEPS}-step calibration), plus preparing the data on a first run`);
+  }
+  let first: { step: number; at: number } | undefined; // the rate counts from the first log line of this run
+  const { dir: trained, step } = await runTrainingJob(nodeHost, source, {
+    variant,
     nodeModules: fileURLToPath(new URL("../node_modules", import.meta.url)), // src/ and build/ both sit beside it
     onResume: (s) => say(`resuming from the checkpoint at step ${s}`),
     onLog: (l) => {
-      const seconds = ((nodeHost.now() - started) / 1000).toFixed(0);
-      if (l.heldout_loss !== undefined) say(`step ${l.step}  held-out loss ${l.heldout_loss.toFixed(4)}  (${seconds} s)`);
-      else say(`step ${l.step}  loss ${l.loss?.toFixed(4)}  grad norm ${l.grad_norm?.toFixed(3)}  lr ${l.lr?.toExponential(2)}`);
+      const now = nodeHost.now();
+      first ??= { step: l.step, at: now };
+      const rate = formatProgress({ done: l.step, total: config.steps, unit: "steps", doneThisRun: l.step - first.step, elapsedSeconds: (now - first.at) / 1000 });
+      if (l.heldout_loss !== undefined) say(`step ${l.step}  held-out loss ${formatFixed(l.heldout_loss, 4)}  ${rate}`);
+      else say(`step ${l.step}  loss ${formatFixed(l.loss ?? NaN, 4)}  grad norm ${formatFixed(l.grad_norm ?? NaN, 3)}  lr ${l.lr?.toExponential(2)}  ${rate}`);
     },
   });
-  say(`trained to step ${step}: checkpoints and log.jsonl in ${dir}`);
+  say(`trained to step ${step}: checkpoints and log.jsonl in ${trained}`);
 }
 
-async function exampleCommand(args: string[]): Promise<void> {
-  const [name, ...rest] = args;
+async function exampleCommand(flags: Flags, [name]: string[]): Promise<void> {
+  const names = Object.keys(exampleCases) as (keyof typeof exampleCases)[];
+  if (name === undefined) {
+    // No name: the cases, one line each (building a case's config is cheap; its data are made only when written).
+    const width = Math.max(...names.map((n) => n.length));
+    const lines = names.map((n) => {
+      const c = exampleCases[n]();
+      return `  ${n.padEnd(width)}  ${c.name}: true λ = ${c.trueLambda} (${c.source})`;
+    });
+    process.stdout.write(`built-in cases (llc example NAME --dir DIR writes one as case.json + safetensors files):\n${lines.join("\n")}\n`);
+    return;
+  }
   const make = exampleCases[name as keyof typeof exampleCases];
-  if (!make) throw new UsageError(`example: unknown case ${JSON.stringify(name)} (known: ${Object.keys(exampleCases).join(", ")})`);
-  const flags = parseFlags(rest, { dir: "value" });
-  if (typeof flags.dir !== "string") throw new UsageError("example: --dir DIR is required");
+  if (!make) throw new UsageError(`unknown case ${JSON.stringify(name)} (known: ${names.join(", ")})`);
+  if (typeof flags.dir !== "string") throw new UsageError("--dir DIR is required");
   const { mkdir } = await import("node:fs/promises");
   await mkdir(flags.dir, { recursive: true });
   const c = make();
@@ -169,9 +151,7 @@ async function exampleCommand(args: string[]): Promise<void> {
  * `llc heads`: previous-token, induction and ablation scores of every head at
  * checkpoints of a training run (src/analysis/heads.ts), one table per checkpoint.
  */
-async function headsCommand(args: string[]): Promise<void> {
-  const flags = parseFlags(args, { run: "value", steps: "value", data: "value", sequences: "value" });
-  if (typeof flags.run !== "string") throw new UsageError("heads: --run DIR is required (a run directory made by llc train)");
+async function headsCommand(flags: Flags): Promise<void> {
   const dataName = flags.data ?? "mix";
   if (dataName !== "mix" && dataName !== "prose" && dataName !== "code") throw new UsageError(`--data: expected mix, prose or code, got ${JSON.stringify(dataName)}`);
   const sequencesText = flags.sequences ?? "64";
@@ -180,7 +160,7 @@ async function headsCommand(args: string[]): Promise<void> {
   const { readdir } = await import("node:fs/promises");
   const heads = await import("./analysis/heads.ts");
   const { runFiles } = await import("./train.ts");
-  const dir = flags.run;
+  const dir = String(flags.run);
   if (!(await nodeHost.exists(dir))) throw new Error(`heads: run directory ${dir} does not exist`);
   const checkpointDir = `${dir}/checkpoints`;
   const names = await readdir(checkpointDir).catch(() => {
@@ -204,7 +184,7 @@ async function headsCommand(args: string[]): Promise<void> {
     const data = heads.readHeldout(dataBytes, dataPath, checkpoint);
     const scores = heads.headScores(await createEngine(wasm, "simd"), checkpoint.model, checkpoint.weights, data, { maxSequences: sequences });
     process.stdout.write(
-      `step ${step}: ${dataName} held-out loss ${scores.baseLoss.toFixed(4)} on ${scores.sequences} sequences of ${scores.seqLen}; ` +
+      `step ${step}: ${dataName} held-out loss ${formatFixed(scores.baseLoss, 4)} on ${scores.sequences} sequences of ${scores.seqLen}; ` +
         `induction on ${scores.inductionSequences} random sequences repeated after k = ${scores.inductionHalf}\n` +
         heads.formatHeadTable(scores.heads) + "\n",
     );
@@ -215,31 +195,27 @@ async function headsCommand(args: string[]): Promise<void> {
  * `llc sweep`: the weight-refined LLC of heads (or any selectors) at checkpoints of a
  * training run, optionally data-refined (src/sweep.ts); JSONL rows, then a table.
  */
-async function sweepCommand(args: string[]): Promise<void> {
-  const flags = parseFlags(args, {
-    run: "value", restrict: "value", heads: "flag", steps: "value", data: "value", sampler: "value",
-    out: "value", workers: "value", quiet: "flag", variant: "value",
-  });
-  if (typeof flags.run !== "string") throw new UsageError("sweep: --run DIR is required (a run directory made by llc train)");
-  if (typeof flags.sampler !== "string") throw new UsageError('sweep: --sampler FILE.json is required (the "sampler" section of an estimate config)');
-  if (flags.restrict !== undefined && flags.heads !== undefined) throw new UsageError("sweep: give --restrict SELECTORS or --heads, not both");
+async function sweepCommand(flags: Flags): Promise<void> {
+  if (flags.restrict !== undefined && flags.heads !== undefined) throw new UsageError("give --restrict SELECTORS or --heads, not both");
   const { readdir, open } = await import("node:fs/promises");
   const { checkpointStepOf } = await import("./analysis/heads.ts");
   const { runSweep, parseSelectorList } = await import("./sweep.ts");
-  const run = flags.run;
+  const run = String(flags.run);
   const available = (await readdir(`${run}/checkpoints`).catch(() => [] as string[]))
     .map(checkpointStepOf).filter((s): s is number => s !== undefined);
   const quiet = flags.quiet === true;
-  const say = (text: string) => quiet || process.stderr.write(text + "\n");
+  const line = progressLine();
+  const say = (text: string) => quiet || line.log(text);
   const started = nodeHost.now();
-  let lastProgress = 0;
+  let progress: ReturnType<typeof estimateProgress> | undefined; // of the estimate under way
   const result = await runSweep(nodeHost, {
     run,
     available,
     steps: typeof flags.steps === "string" ? flags.steps : undefined,
     restrict: typeof flags.restrict === "string" ? parseSelectorList(flags.restrict) : "heads",
     data: typeof flags.data === "string" ? flags.data : undefined,
-    sampler: flags.sampler,
+    sampler: String(flags.sampler),
+    samplerOverrides: samplerOverrides(flags),
     out: typeof flags.out === "string" ? flags.out : undefined,
     workers: workersOf(flags),
     spawn: nodeWorkers(),
@@ -255,19 +231,18 @@ async function sweepCommand(args: string[]): Promise<void> {
       }
     },
     onResume: (done, total, out) => say(`resuming: ${done} of ${total} estimates already in ${out}`),
-    onProgress: (p) => {
-      const now = nodeHost.now();
-      if (quiet || now - lastProgress < 2000) return;
-      lastProgress = now;
-      process.stderr.write(`  step ${p.step} ${p.restrict}: chain ${p.chain} draw ${p.draw + 1}/${p.draws} loss ${p.loss.toPrecision(6)}\n`);
+    onStart: (pair) => {
+      line.restart();
+      progress = estimateProgress(line, () => nodeHost.now(), `[${pair.index + 1}/${pair.total}] step ${pair.step} ${pair.restrict}`);
     },
+    onProgress: (p) => quiet || progress?.update(p),
     onRow: (row, pair) => {
-      lastProgress = nodeHost.now();
-      const seconds = ((nodeHost.now() - started) / 1000).toFixed(0);
+      line.clear();
+      const seconds = formatFixed((nodeHost.now() - started) / 1000, 0);
       const value = row.status === "error" ? `error: ${row.error}` : `λ̂ ${row["llc/mean"].toPrecision(4)} ± ${row["llc/std"]?.toPrecision(3) ?? "–"}`;
       say(`[${pair.index + 1}/${pair.total}] step ${row.step} ${row.restrict}: ${value}  (${seconds} s)`);
     },
-  });
+  }).finally(() => line.clear());
   const errors = [...result.rows.values()].filter((r) => r.status === "error");
   const chains = [...result.rows.values()][0]?.sampler.chains;
   process.stdout.write(
@@ -278,21 +253,114 @@ async function sweepCommand(args: string[]): Promise<void> {
     throw new Error(`${errors.length} of ${result.rows.size} estimates diverged (status "error" in ${result.out}, first: step ${errors[0].step} ${errors[0].restrict}: ${errors[0].error})`);
 }
 
+// ── the command table: one entry per command (adding one is an entry plus its function) ──
+
+const VARIANT: FlagSpec = { name: "variant", value: "simd|scalar", description: "the engine build (scalar: no SIMD; the same bits, slower)" };
+const QUIET: FlagSpec = { name: "quiet", description: "no progress or notices on stderr" };
+const WORKERS: FlagSpec = { name: "workers", value: "N", description: "run chains on N threads; the same result for any N (default: sampler.workers; 0 there = one per core)" };
+const RUN: FlagSpec = { name: "run", value: "DIR", required: true, description: "a run directory made by llc train" };
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: "estimate",
+    summary: "the (refined) LLC λ̂ at trained weights w*, from a config and safetensors files",
+    flags: [
+      { name: "config", value: "FILE", required: true, description: "the estimate config (JSON; paths in it resolve against its directory)" },
+      { name: "out", value: "FILE", description: "write the result here after every chain (a rerun resumes); without it, the result JSON goes to stdout" },
+      WORKERS, QUIET, VARIANT, ...SAMPLER_FLAGS,
+    ],
+    reads: "model (for a checkpoint of llc train it may be omitted: taken from the weights' __metadata__.model), loss, weights, data, sampler.*, restrict",
+    notes: "Progress on stderr: one line over all chains (percentage, draws/s, ETA), redrawn in place on a terminal.",
+    example: "llc estimate --config runs/rrr/case.json --out runs/rrr/result.json --chains 8 --draws 500",
+    run: estimateCommand,
+  },
+  {
+    name: "table",
+    summary: "λ̂ of built-in models whose λ is known in closed form, beside the true λ (what npm start runs)",
+    flags: [{ name: "quick", description: "fewer chains and draws (a smoke run)" }, VARIANT],
+    reads: "no files: the cases are built in",
+    example: "llc table --quick",
+    run: tableCommand,
+  },
+  {
+    name: "train",
+    summary: "train the attention-only transformer on the built-in prose + code mix (resumes after a kill)",
+    flags: [
+      { name: "config", value: "FILE", description: "the training config (JSON); without it, the default config" },
+      { name: "out", value: "DIR", description: "the run directory for the default config (default: run)" },
+      QUIET, VARIANT,
+    ],
+    reads: "model, data, optimizer, batch_size, steps, seed, checkpoints, eval_every, eval_sequences, repeat_every, repeat_source, out",
+    notes: "Says what it will train, where and about how long (from a short calibration) before it starts; then steps/s and the ETA with each log line.",
+    example: "llc train --out run",
+    run: trainCommand,
+  },
+  {
+    name: "heads",
+    summary: "previous-token, induction and ablation scores of every head at checkpoints of a training run",
+    flags: [
+      RUN,
+      { name: "steps", value: "last|all|N,N,...", description: "the checkpoints (default last)" },
+      { name: "data", value: "mix|prose|code", description: "the run's held-out set scored (default mix)" },
+      { name: "sequences", value: "N", description: "held-out sequences scored (default 64)" },
+    ],
+    reads: "DIR/checkpoints/step-NNNNNN.safetensors (the model from their __metadata__), DIR/data/*-heldout.safetensors",
+    example: "llc heads --run run --steps all",
+    run: headsCommand,
+  },
+  {
+    name: "sweep",
+    summary: "the refined LLC of each head (or selector) at each checkpoint of a training run: JSONL rows, then a table",
+    flags: [
+      RUN,
+      { name: "sampler", value: "FILE.json", required: true, description: 'the "sampler" section of an estimate config, one for every estimate' },
+      { name: "restrict", value: "l0h0,l1,...", description: "the selectors, each estimated on its own (default: every head)" },
+      { name: "heads", description: "every head l{layer}h{head} (the default)" },
+      { name: "steps", value: "last|all|N,N,...", description: "the checkpoints (default last)" },
+      { name: "data", value: "mix|prose|code|FILE", description: "held-out set or token file (default mix)" },
+      { name: "out", value: "FILE.jsonl", description: "rows as they finish, a rerun skips them (default DIR/sweep.jsonl)" },
+      { ...WORKERS, description: "run each estimate's chains on N threads (default: sampler.workers if >= 1, else 1)" },
+      QUIET, VARIANT, ...SAMPLER_FLAGS,
+    ],
+    reads: "the sampler file (sampler fields), DIR/checkpoints/*.safetensors (model from their __metadata__), DIR/data/*-heldout.safetensors",
+    notes: "Progress on stderr: one line for the estimate under way (percentage over its chains, draws/s, ETA), a line per finished row.",
+    example: "llc sweep --run run --heads --steps all --sampler sampler.json --chains 2",
+    run: sweepCommand,
+  },
+  {
+    name: "example",
+    summary: "write a built-in case as case.json + weights and data safetensors files; without NAME, list them",
+    positional: { usage: "[NAME]", description: `the case: ${Object.keys(exampleCases).join(", ")}`, max: 1 },
+    flags: [{ name: "dir", value: "DIR", description: "where to write the files (required with NAME)" }],
+    reads: "no files: the cases are built in",
+    example: "llc example rrr --dir runs/rrr",
+    run: exampleCommand,
+  },
+];
+
+const VERSION = `${ENGINE_NAME} ${ENGINE_VERSION}`;
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
+  const spec = COMMANDS.find((c) => c.name === command);
   try {
-    if (command === "estimate") await estimateCommand(args);
-    else if (command === "table") await tableCommand(args);
-    else if (command === "train") await trainCommand(args);
-    else if (command === "example") await exampleCommand(args);
-    else if (command === "heads") await headsCommand(args);
-    else if (command === "sweep") await sweepCommand(args);
-    else if (command === "help" || command === "--help" || command === undefined) process.stdout.write(USAGE + "\n");
-    else throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    if (command === "--version" || command === "-V" || command === "version") process.stdout.write(VERSION + "\n");
+    else if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+      const about = args[0] === undefined ? undefined : COMMANDS.find((c) => c.name === args[0]);
+      if (args[0] !== undefined && !about) throw new UsageError(`unknown command ${JSON.stringify(args[0])}`);
+      process.stdout.write(about ? commandHelp(about) : commandList(COMMANDS, `${VERSION}: local learning coefficients (LLC) by SGLD in WebAssembly`));
+    } else if (!spec) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    else if (wantsHelp(args)) process.stdout.write(commandHelp(spec));
+    else {
+      const { flags, positional } = parseCommandLine(spec, args);
+      await spec.run(flags, positional);
+    }
     return 0;
   } catch (e) {
     const err = e as Error;
     process.stderr.write(`llc: ${err.name === "Error" ? "" : err.name + ": "}${err.message}\n`);
+    // A usage error: that command's usage only (the command list for an unknown command).
+    if (err instanceof UsageError) process.stderr.write((spec ? commandUsage(spec) : `usage: llc COMMAND [flags]; commands: ${COMMANDS.map((c) => c.name).join(", ")} (llc help)`) + "\n");
     // LLC_DEBUG=1: the stack too, for reporting an internal error (a user error's message is enough).
     if (process.env.LLC_DEBUG) process.stderr.write(`${err.stack ?? ""}\n`);
     return err.name === "UsageError" ? 2 : 1;

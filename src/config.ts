@@ -417,6 +417,31 @@ export const SAMPLER_DEFAULTS: SamplerConfig = Object.freeze({
 
 const SAMPLER_KEYS = Object.keys(SAMPLER_DEFAULTS);
 
+/**
+ * What each sampler field means, for help text (the CLI derives its override flags
+ * from these keys): [the value's form, what it does]. Types and limits are checked by
+ * parseSamplerConfig alone.
+ */
+export const SAMPLER_FIELD_DOCS: Readonly<Record<keyof SamplerConfig, readonly [string, string]>> = Object.freeze({
+  method: ["sgld|rmsprop_sgld", "the sampler (rmsprop_sgld: preconditioned, devinterp's SGMCMC.rmsprop_sgld)"],
+  epsilon: ["X", "SGLD step size ε (devinterp's lr)"],
+  gamma: ["X", "localization strength γ, the pull toward w*"],
+  nbeta: ["X|default", "inverse temperature nβ; default b / ln b for batch size b"],
+  chains: ["N", "independent chains"],
+  draws: ["N", "draws kept per chain"],
+  burnin: ["N", "steps before the first draw"],
+  thin: ["N", "steps per kept draw (devinterp's num_steps_bw_draws)"],
+  batch_size: ["N", "minibatch size b"],
+  seed: ["N", "chain c draws from Philox key (seed, c)"],
+  noise_level: ["X", "noise scale σ"],
+  weight_decay: ["X", "weight decay in the drift"],
+  bounding_box: ["X|null", "clamp each weight to w* ± X"],
+  init_loss: ["batches|full|X", "the loss L0 at w*: from the first chains' batches, the full data, or given"],
+  alpha: ["X", "RMSprop decay (rmsprop_sgld)"],
+  eps: ["X", "RMSprop eps (rmsprop_sgld)"],
+  workers: ["N", "threads for the chains; 0 = one per core (never changes a bit)"],
+});
+
 // What devinterp 1.3.2 calls these, so a config ported from Python gets pointed at our name.
 const DEVINTERP_SAMPLER_NAMES: Readonly<Record<string, string>> = {
   lr: "epsilon",
@@ -461,6 +486,16 @@ export function parseSamplerConfig(raw: unknown, path = "sampler"): SamplerConfi
     eps: orDefault(f.eps, d.eps, (v) => expectNumber(v, at("eps"), positive)),
     workers: orDefault(f.workers, d.workers, (v) => expectInteger(v, at("workers"), { min: 0 })),
   };
+}
+
+/**
+ * A sampler section (raw, unvalidated) with `overrides` written over its fields, as
+ * if the file held them (the CLI's --chains, --epsilon, …): a value that is not an
+ * object is returned as is, for parseSamplerConfig to reject with its own message.
+ */
+export function overrideSampler(raw: unknown, overrides: Readonly<Record<string, unknown>> | undefined): unknown {
+  if (overrides === undefined || (raw !== undefined && !isPlainObject(raw))) return raw;
+  return { ...(raw as Record<string, unknown> | undefined), ...overrides };
 }
 
 /** Total SGLD steps per chain (devinterp's num_steps): burn-in, then `thin` steps per kept draw. */
@@ -716,8 +751,13 @@ export function parseJsonConfig<T>(text: string, source: string, parse: (raw: un
     }
     throw new ConfigError("", detail, { source, cause: error });
   }
+  return withConfigSource(source, () => parse(raw));
+}
+
+/** `parse()`, its ConfigError (if any) rethrown naming `source` (the file the config came from). */
+export function withConfigSource<T>(source: string, parse: () => T): T {
   try {
-    return parse(raw);
+    return parse();
   } catch (error) {
     if (error instanceof ConfigError) throw new ConfigError(error.field, error.detail, { source, cause: error });
     throw error;

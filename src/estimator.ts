@@ -7,7 +7,7 @@ import type { Engine } from "./engine.ts";
 import type { EstimateConfig, SamplerConfig, TransformerConfig } from "./config.ts";
 import { formatShape, restrictionMask, type Layout } from "./arena.ts";
 import { modelDims, modelLayout, planModel, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
-import { createChainRunner, ChainDivergedError, type ChainTraces, type Progress } from "./sampler.ts";
+import { createChainRunner, ChainDivergedError, type ChainTraces, type Progress, type RunOptions } from "./sampler.ts";
 import { tensorToFloat64, type Tensor } from "./io/safetensors.ts";
 
 export const ENGINE_NAME = "llc-wasm";
@@ -190,7 +190,7 @@ export interface PreparedEstimate {
   readonly initLoss: number;
   readonly nbeta: number;
   /** Run chain `chain` from w* (its bits depend only on seed and chain index). Throws ChainDivergedError. */
-  runChain(chain: number, onProgress?: (p: Progress) => void, signal?: AbortSignal): ChainTraces;
+  runChain(chain: number, onProgress?: (p: Progress) => void, signal?: AbortSignal, options?: RunOptions): ChainTraces;
   /** The weights where the last chain ended (w* before any chain), as a padded arena copy. */
   weights(): Float32Array;
 }

@@ -8,7 +8,8 @@
 // with any number of workers, still end in the same bytes.
 import type { Host } from "./platform/host.ts";
 import { createEngine, type Variant } from "./engine.ts";
-import { parseConfigText } from "./config.ts";
+import { ConfigError, overrideSampler, parseConfig, parseJsonConfig, withConfigSource, type EstimateConfig } from "./config.ts";
+import { checkpointModel } from "./analysis/heads.ts";
 import { estimate, EstimateError, type EstimateResult, type EstimateOptions } from "./estimator.ts";
 import { estimateParallel, type SpawnWorker } from "./parallel.ts";
 import { readSafetensors } from "./io/safetensors.ts";
@@ -25,6 +26,8 @@ export interface JobOptions {
   workers?: number;
   /** How to start a worker when workers > 1 (Node: nodeWorkers(); default: the global module Worker). */
   spawn?: SpawnWorker;
+  /** Sampler fields written over the config's (the CLI's --chains, --epsilon, …): part of the job, as if in the file. */
+  sampler?: Readonly<Record<string, unknown>>;
 }
 
 const encoder = new TextEncoder();
@@ -34,11 +37,10 @@ export function resultJson(result: EstimateResult | ResultFile): string {
 }
 
 export async function runEstimateJob(host: Host, configPath: string, options: JobOptions = {}): Promise<ResultFile> {
-  const configText = await host.readText(configPath);
-  const config = parseConfigText(configText, configPath);
+  const { config, weightBytes: preread } = await readJobConfig(host, configPath, options.sampler);
   const weightsPath = host.resolve(configPath, config.weights);
   const dataPath = host.resolve(configPath, config.data);
-  const [weightBytes, dataBytes] = await Promise.all([host.readBytes(weightsPath), host.readBytes(dataPath)]);
+  const [weightBytes, dataBytes] = await Promise.all([preread ?? host.readBytes(weightsPath), host.readBytes(dataPath)]);
   const weights = readSafetensors(weightBytes, config.weights).tensors;
   const data = readSafetensors(dataBytes, config.data).tensors;
   // The worker count cannot change a bit of the result, so it is not part of the
@@ -82,4 +84,27 @@ export async function runEstimateJob(host: Host, configPath: string, options: Jo
     if (e instanceof EstimateError) await save(e.partial);
     throw e;
   }
+}
+
+/**
+ * The job's config: the file's JSON with `sampler` overrides written into its sampler
+ * section and, when it omits `model` and its weights are a checkpoint of `llc train`,
+ * the model that checkpoint's `__metadata__.model` records; then validated like any
+ * config (errors name the file). Returns the weights' bytes if it had to read them.
+ */
+export async function readJobConfig(
+  host: Host, configPath: string, sampler?: Readonly<Record<string, unknown>>,
+): Promise<{ config: EstimateConfig; weightBytes?: Uint8Array }> {
+  const raw = parseJsonConfig(await host.readText(configPath), configPath, (r) => r);
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return { config: withConfigSource(configPath, () => parseConfig(raw)) };
+  const filled: Record<string, unknown> = { ...raw };
+  if (sampler !== undefined) filled.sampler = overrideSampler(filled.sampler, sampler);
+  let weightBytes: Uint8Array | undefined;
+  if (filled.model === undefined && typeof filled.weights === "string" && filled.weights !== "") {
+    weightBytes = await host.readBytes(host.resolve(configPath, filled.weights));
+    filled.model = checkpointModel(readSafetensors(weightBytes, filled.weights).metadata, filled.weights);
+    if (filled.model === undefined)
+      throw new ConfigError("model", `expected an object such as {"kind": "mlp", "sizes": [...]}, got nothing (required unless weights is a checkpoint of llc train, whose __metadata__.model records it; ${filled.weights} records none)`, { source: configPath });
+  }
+  return { config: withConfigSource(configPath, () => parseConfig(filled)), weightBytes };
 }

@@ -169,7 +169,8 @@ export async function estimateParallel(config: EstimateConfig, inputs: EstimateI
         return handOut(member);
       case "progress":
         try {
-          options.onProgress?.({ chain: message.chain, draw: message.draw, draws: message.draws, loss: message.loss });
+          const { type: _type, ...progress } = message;
+          options.onProgress?.(progress);
         } catch (e) {
           fail(e);
         }

@@ -5,8 +5,17 @@ import type { Engine } from "./engine.ts";
 import type { SamplerConfig } from "./config.ts";
 import { moduleConstant, type ModelPlan } from "./models.ts";
 
-/** Steps per host call: large enough to amortize the call, small enough for live progress. */
+/** Steps per host call at most: large enough to amortize the call, small enough for live progress. */
 export const STEPS_PER_CALL = 64;
+
+/**
+ * With a progress callback, blocks are sized so one host call lasts about this long
+ * (at most STEPS_PER_CALL steps, at least one): a large transformer takes seconds for
+ * 64 steps, and progress (and a cancel) should not wait that long. The block size
+ * changes only where the step loop pauses, never a bit of the chain: its whole state
+ * (weights, Philox counters, data order) lives in the chain plan between calls.
+ */
+export const PROGRESS_CALL_MS = 100;
 
 export interface ChainTraces {
   /** Minibatch loss at each draw, before that step's update. */
@@ -21,9 +30,21 @@ export interface ChainTraces {
 
 export interface Progress {
   chain: number;
+  /** The last draw taken (0-based); progress is reported once a chain has a draw. */
   draw: number;
   draws: number;
+  /** Loss at that draw. */
   loss: number;
+  /** Chains of the job (sampler.chains), so a listener can report over all of them. */
+  chains: number;
+  /** SGLD steps of this chain taken so far, and in all (burnin + draws·thin). */
+  chainStep: number;
+  chainSteps: number;
+}
+
+export interface RunOptions {
+  /** Fixed steps per host call (1..STEPS_PER_CALL); default: sized to PROGRESS_CALL_MS with onProgress, else STEPS_PER_CALL. */
+  stepsPerCall?: number;
 }
 
 export class ChainDivergedError extends Error {
@@ -62,7 +83,7 @@ export interface ChainSetup {
 export interface ChainRunner {
   /** Mean loss at w* over rows [start, start+count) in dataset order (init loss L0). */
   datasetLoss(start: number, count: number): number;
-  run(chain: number, onProgress?: (p: Progress) => void, signal?: AbortSignal): ChainTraces;
+  run(chain: number, onProgress?: (p: Progress) => void, signal?: AbortSignal, options?: RunOptions): ChainTraces;
 }
 
 export function createChainRunner(setup: ChainSetup): ChainRunner {
@@ -130,16 +151,24 @@ export function createChainRunner(setup: ChainSetup): ChainRunner {
 
   return {
     datasetLoss: (start, count) => k.datasetLoss(plan, start, count),
-    run(chain, onProgress, signal) {
+    run(chain, onProgress, signal, options = {}) {
       const traces: ChainTraces = { loss: [], mala: [], gradientNorm: [], noiseNorm: [], distance: [], weightNorm: [] };
       // Chain c of seed s draws from Philox key (s, c): streams never overlap and
       // a chain's bits do not depend on which worker or in what order it runs.
       k.chainReset(plan, sampler.seed >>> 0, chain >>> 0);
+      const fixed = options.stepsPerCall;
+      if (fixed !== undefined && !(Number.isInteger(fixed) && fixed >= 1 && fixed <= STEPS_PER_CALL))
+        throw new RangeError(`stepsPerCall: expected an integer in [1, ${STEPS_PER_CALL}], got ${fixed}`);
+      // Adaptive blocks start at one step, timed to size the next (display timing only: no bit depends on it).
+      let block = fixed ?? (onProgress ? 1 : STEPS_PER_CALL);
+      const clock = (globalThis as { performance?: { now(): number } }).performance;
       let step = 0;
       while (step < totalSteps) {
         signal?.throwIfAborted();
-        const asked = Math.min(STEPS_PER_CALL, totalSteps - step);
+        const asked = Math.min(block, totalSteps - step);
+        const started = clock?.now() ?? 0;
         const done = k.chainRun(plan, asked);
+        if (fixed === undefined && onProgress && clock) block = nextBlock(asked, clock.now() - started);
         const recorded = done < asked ? done + 1 : done; // a diverged step still has its loss
         for (let s = 0; s < recorded; s++, step++) {
           const isDraw = step >= burnin && (step + 1 - burnin) % thin === 0;
@@ -160,11 +189,17 @@ export function createChainRunner(setup: ChainSetup): ChainRunner {
           traces.weightNorm.push(Math.sqrt(records[r + REC.weight]));
         }
         const last = traces.loss.length;
-        if (last > 0) onProgress?.({ chain, draw: last - 1, draws, loss: traces.loss[last - 1] });
+        if (last > 0) onProgress?.({ chain, draw: last - 1, draws, loss: traces.loss[last - 1], chains: sampler.chains, chainStep: step, chainSteps: totalSteps });
       }
       return traces;
     },
   };
+}
+
+/** Steps for the next call so that it lasts about PROGRESS_CALL_MS, from the last call's `steps` taking `ms`. */
+export function nextBlock(steps: number, ms: number): number {
+  const perStep = Math.max(ms, 1e-3) / steps;
+  return Math.max(1, Math.min(STEPS_PER_CALL, Math.floor(PROGRESS_CALL_MS / perStep)));
 }
 
 function copyIn(engine: Engine, data: Float32Array | Int32Array): number {

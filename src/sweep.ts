@@ -15,7 +15,7 @@
 // passes the checkpoint steps present in the run (`available`).
 import type { Host } from "./platform/host.ts";
 import { createEngine, type Variant } from "./engine.ts";
-import { ConfigError, parseConfig, parseJsonConfig, parseSamplerConfig, type SamplerConfig, type TransformerConfig } from "./config.ts";
+import { ConfigError, overrideSampler, parseConfig, parseJsonConfig, parseSamplerConfig, type SamplerConfig, type TransformerConfig } from "./config.ts";
 import { estimate, EstimateError, type EstimateResult } from "./estimator.ts";
 import { estimateParallel, type SpawnWorker } from "./parallel.ts";
 import { readSafetensors } from "./io/safetensors.ts";
@@ -25,6 +25,7 @@ import { modelLayout, transformerSelector, TRANSFORMER_SELECTORS } from "./model
 import { readCheckpoint, readHeldout, selectCheckpointSteps, type Checkpoint } from "./analysis/heads.ts";
 import { runFiles } from "./train.ts";
 import type { Progress } from "./sampler.ts";
+import { formatFixed } from "./format.ts";
 
 export class SweepError extends Error {
   override readonly name = "SweepError";
@@ -69,6 +70,8 @@ export interface SweepOptions {
   data?: string;
   /** Path of a JSON file holding the `sampler` section of an estimate config. */
   sampler: string;
+  /** Sampler fields written over the file's (the CLI's --chains, --epsilon, …): part of every row's job. */
+  samplerOverrides?: Readonly<Record<string, unknown>>;
   /** Output JSONL file (default run/sweep.jsonl). */
   out?: string;
   /** Threads for each estimate's chains (default: sampler.workers if ≥ 1, else 1: serial). Same bits for any count. */
@@ -128,11 +131,11 @@ export function parseSelectorList(text: string): string[] {
 }
 
 /** The sampler file: the `sampler` section of an estimate config, validated with its field names. */
-export function parseSweepSampler(text: string, source: string): SamplerConfig {
+export function parseSweepSampler(text: string, source: string, overrides?: Readonly<Record<string, unknown>>): SamplerConfig {
   return parseJsonConfig(text, source, (raw) => {
     if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && ("sampler" in raw || "model" in raw))
       throw new ConfigError("", 'expected the "sampler" section of an estimate config ({"epsilon": …, "gamma": …, "nbeta": …, …}), not a whole config; copy its "sampler" object into this file');
-    return parseSamplerConfig(raw, "sampler");
+    return parseSamplerConfig(overrideSampler(raw, overrides), "sampler");
   });
 }
 
@@ -206,7 +209,7 @@ export async function runSweep(host: Host, options: SweepOptions): Promise<Sweep
     throw new SweepError(`steps: ${(e as Error).message}`);
   }
 
-  const sampler = parseSweepSampler(await host.readText(options.sampler), options.sampler);
+  const sampler = parseSweepSampler(await host.readText(options.sampler), options.sampler, options.samplerOverrides);
   const { workers: samplerWorkers, ...recorded } = sampler;
   const samplerJson = JSON.stringify(recorded);
 
@@ -318,7 +321,7 @@ export function formatSweepTable(steps: readonly number[], selectors: readonly s
   const means = [...rows.values()].map((r) => Math.abs(r["llc/mean"])).filter(Number.isFinite);
   const largest = means.length ? Math.max(...means) : 0;
   const decimals = largest >= 100 ? 1 : largest >= 10 ? 2 : 3;
-  const num = (x: number | null) => (x === null || !Number.isFinite(x) ? "–" : x.toFixed(decimals));
+  const num = (x: number | null) => (x === null ? "–" : formatFixed(x, decimals));
   const cell = (row: SweepRow | undefined) =>
     row === undefined ? "" : row.status === "error" ? "error" : `${num(row["llc/mean"])} ± ${num(row["llc/std"])}`;
   const header = ["step", ...selectors];

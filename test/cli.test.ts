@@ -8,6 +8,8 @@ import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { scratchDir } from "./helpers.ts";
+import { COMMANDS } from "../src/cli.ts";
+import { exampleCases } from "../src/cases.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const llc = (args: string[]) => spawnSync(process.execPath, [join(root, "bin/llc.mjs"), ...args], { encoding: "utf8" });
@@ -56,11 +58,122 @@ test("the same CLI entry runs under Deno and writes the same bytes as under Node
 });
 
 test("unknown arguments and commands exit 2 with usage", () => {
-  const r = llc(["estimate", "--config", "x.json", "--chains", "3"]);
+  const r = llc(["estimate", "--config", "x.json", "--chanis", "3"]);
   assert.is(r.status, 2);
-  assert.match(r.stderr, /unknown argument "--chains"/);
+  assert.match(r.stderr, /unknown argument "--chanis"/);
   assert.match(r.stderr, /usage:/);
-  assert.is(llc(["frobnicate"]).status, 2);
+  const unknown = llc(["frobnicate"]);
+  assert.is(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  for (const { name } of COMMANDS) assert.ok(unknown.stderr.includes(name), `the command list names ${name}`);
+});
+
+test("every command has --help and -h: exit 0, what it does, each of its flags, what it reads, an example", () => {
+  assert.ok(COMMANDS.length >= 6);
+  for (const spec of COMMANDS) {
+    const help = llc([spec.name, "--help"]);
+    assert.is(help.status, 0, help.stderr);
+    assert.is(help.stderr, "");
+    assert.ok(help.stdout.startsWith(`llc ${spec.name}: ${spec.summary}\n`), help.stdout);
+    for (const flag of spec.flags) assert.ok(help.stdout.includes(`--${flag.name}`), `${spec.name} --help names --${flag.name}`);
+    assert.match(help.stdout, /\nreads: /);
+    assert.match(help.stdout, new RegExp(`\nexample:\n  llc ${spec.name} `));
+    assert.is(llc([spec.name, "-h"]).stdout, help.stdout, `${spec.name} -h`);
+    assert.is(llc(["help", spec.name]).stdout, help.stdout, `help ${spec.name}`);
+    // --help wins over anything else on the line, even a bad flag.
+    assert.is(llc([spec.name, "--frob", "--help"]).status, 0);
+  }
+  // The flags each command needs, by name, so the table cannot silently lose them.
+  const named: Record<string, string[]> = {
+    estimate: ["--config FILE", "--out FILE", "--workers N", "--chains N", "--draws N", "--epsilon X", "--gamma X", "--nbeta X|default", "--batch-size N", "--seed N", "--burnin N", "--thin N"],
+    sweep: ["--run DIR", "--sampler FILE.json", "--restrict", "--heads", "--steps", "--chains N", "--epsilon X"],
+    train: ["--config FILE", "--out DIR"],
+    heads: ["--run DIR", "--steps", "--data", "--sequences N"],
+    example: ["[NAME]", "--dir DIR"],
+    table: ["--quick", "--variant simd|scalar"],
+  };
+  for (const [command, flags] of Object.entries(named)) {
+    const help = llc([command, "--help"]).stdout;
+    for (const flag of flags) assert.ok(help.includes(flag), `${command} --help: ${flag}`);
+  }
+  const list = llc([]);
+  assert.is(list.status, 0);
+  for (const spec of COMMANDS) assert.match(list.stdout, new RegExp(`\n  ${spec.name} +${spec.summary.slice(0, 20).replace(/[()*+?.[\]\\]/g, "\\$&")}`));
+});
+
+test("a usage error prints that command's usage only, and exits 2", () => {
+  const cases: [string[], RegExp][] = [
+    [["estimate"], /--config FILE is required/],
+    [["estimate", "--config", "x.json", "--bogus"], /unknown argument "--bogus"/],
+    [["sweep", "--run", "r"], /--sampler FILE\.json is required/],
+    [["heads", "--steps", "all"], /--run DIR is required/],
+    [["train", "--config", "a.json", "--out", "b"], /not both/],
+    [["example", "rrr"], /--dir DIR is required/],
+    [["example", "nope", "--dir", "d"], /unknown case "nope"/],
+    [["table", "--quick=yes"], /--quick takes no value/],
+  ];
+  for (const [args, message] of cases) {
+    const r = llc(args);
+    assert.is(r.status, 2, args.join(" "));
+    assert.match(r.stderr, message);
+    const usage = r.stderr.split("\n").filter((l) => l.startsWith("usage: "));
+    assert.equal(usage, [`usage: llc ${args[0]}${usage[0]?.slice(`usage: llc ${args[0]}`.length)}`], `${args.join(" ")}: one usage line, its own`);
+    for (const other of COMMANDS.filter((c) => c.name !== args[0])) assert.not.ok(r.stderr.includes(`llc ${other.name}`), `${args.join(" ")}: not ${other.name}'s usage`);
+  }
+});
+
+test("--version and -V print the package's version, the one result files record as engine.version", () => {
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  for (const flag of ["--version", "-V"]) {
+    const r = llc([flag]);
+    assert.is(r.status, 0);
+    assert.is(r.stdout, `llc-wasm ${pkg.version}\n`);
+  }
+  const path = writeConfig("version.json", (c) => Object.assign(c.sampler, { chains: 1, draws: 5 }));
+  assert.is(JSON.parse(llc(["estimate", "--config", path, "--quiet"]).stdout).engine.version, pkg.version);
+});
+
+test("sampler flags give the same bytes as the same fields written in the config", () => {
+  const fields = { chains: 3, draws: 40, epsilon: 3e-4, gamma: 50, nbeta: 12.5, batch_size: 16, seed: 7, burnin: 4, thin: 2, init_loss: "full", bounding_box: null };
+  const written = writeConfig("written.json", (c) => Object.assign(c.sampler, fields));
+  const base = writeConfig("base.json", (c) => Object.assign(c.sampler, { chains: 2, draws: 50, bounding_box: 3 }));
+  const expected = llc(["estimate", "--config", written, "--quiet"]);
+  assert.is(expected.status, 0, expected.stderr);
+  const flags = ["--chains", "3", "--draws", "40", "--epsilon", "3e-4", "--gamma", "50", "--nbeta", "12.5", "--batch-size", "16", "--seed", "7",
+    "--burnin", "4", "--thin", "2", "--init-loss", "full", "--bounding-box=null"];
+  const overridden = llc(["estimate", "--config", base, "--quiet", ...flags]);
+  assert.is(overridden.status, 0, overridden.stderr);
+  assert.is(overridden.stdout, expected.stdout, "same result, config and job fingerprint");
+  const result = JSON.parse(overridden.stdout);
+  assert.equal(result.config.sampler.chains, 3);
+  assert.is(result["loss/trace"].length, 3);
+  // And it is part of the job: the same flags resume the same file, other flags are another job.
+  const without = llc(["estimate", "--config", base, "--quiet"]);
+  assert.is.not(JSON.parse(without.stdout).job, result.job);
+});
+
+test("a bad sampler flag is refused as the config field would be, naming the flag", () => {
+  const cases: [string[], string][] = [
+    [["--chains", "0"], "--chains: expected an integer >= 1, got 0 (sampler.chains)"],
+    [["--chains", "2.5"], "--chains: expected an integer >= 1, got 2.5 (sampler.chains)"],
+    [["--epsilon", "-1"], "--epsilon: expected a positive finite number, got -1 (sampler.epsilon)"],
+    [["--epsilon", "fast"], '--epsilon: expected a positive finite number, got "fast" (sampler.epsilon)'],
+    [["--batch-size", "0"], "--batch-size: expected an integer >= 1, got 0 (sampler.batch_size)"],
+    [["--method", "sgdl"], '--method: expected one of "sgld", "rmsprop_sgld", got "sgdl"; did you mean "sgld"? (sampler.method)'],
+  ];
+  for (const [flags, message] of cases) {
+    const r = llc(["estimate", "--config", join(caseDir, "case.json"), ...flags]);
+    assert.is(r.status, 2, flags.join(" "));
+    assert.ok(r.stderr.startsWith(`llc: UsageError: ${message}\n`), r.stderr);
+  }
+});
+
+test("llc example without a name lists the cases, one line each", () => {
+  const r = llc(["example"]);
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  assert.is(lines.length, 1 + Object.keys(exampleCases).length);
+  for (const [name, make] of Object.entries(exampleCases)) assert.ok(lines.some((l) => l.startsWith(`  ${name}`) && l.includes(make().name)), name);
 });
 
 test("a config with an unknown field names it and exits 1", () => {

@@ -28,6 +28,7 @@ import { modelLayout, moduleConstant, planModel, type ModelPlan } from "../model
 import { loadWeights } from "../estimator.ts";
 import { readSafetensors } from "../io/safetensors.ts";
 import { readTokenSplit, type TokenFile } from "../data/tokens.ts";
+import { formatFixed, formatSigned } from "../format.ts";
 
 /**
  * A head is labelled by the first score that reaches its threshold (previous-token
@@ -229,9 +230,8 @@ export function headScores(
 
 /** The rows as an aligned text table: layer:head, prev-token, induction, Δloss, kind. */
 export function formatHeadTable(rows: readonly HeadScore[]): string {
-  const signed = (x: number) => (x >= 0 ? "+" : "") + x.toFixed(4);
   const header = ["head", "prev-token", "induction", "Δloss", "kind"];
-  const cells = rows.map((r) => [`${r.layer}:${r.head}`, r.previousTokenScore.toFixed(3), r.inductionScore.toFixed(3), signed(r.ablationDelta), r.kind]);
+  const cells = rows.map((r) => [`${r.layer}:${r.head}`, formatFixed(r.previousTokenScore, 3), formatFixed(r.inductionScore, 3), formatSigned(r.ablationDelta, 4), r.kind]);
   const widths = header.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c].length)));
   // Numbers right-aligned so their decimal points line up; labels left-aligned.
   const numeric = [false, true, true, true, false];
@@ -277,8 +277,21 @@ export interface Checkpoint {
 /** A checkpoint written by `llc train`: TL state dict, __metadata__ {model (JSON), step, tokenizer_hash}. */
 export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
   const file = readSafetensors(bytes, source);
-  const { model: modelJson, step: stepText, tokenizer_hash: tokenizerHash } = file.metadata;
-  if (modelJson === undefined) throw new Error(`${source}: __metadata__ has no "model" (the TransformerConfig as JSON); not a checkpoint of "llc train"`);
+  const { step: stepText, tokenizer_hash: tokenizerHash } = file.metadata;
+  if (file.metadata.model === undefined) throw new Error(`${source}: __metadata__ has no "model" (the TransformerConfig as JSON); not a checkpoint of "llc train"`);
+  const model = checkpointModel(file.metadata, source)!;
+  const step = Number(stepText);
+  if (!Number.isInteger(step) || step < 0) throw new Error(`${source}: __metadata__.step must be a step number, got ${JSON.stringify(stepText)}`);
+  return { model, step, weights: loadWeights(modelLayout(model), file.tensors, source), tokenizerHash };
+}
+
+/**
+ * The model a checkpoint of `llc train` records in its `__metadata__.model` (the
+ * TransformerConfig as JSON), validated; undefined when the metadata has none.
+ */
+export function checkpointModel(metadata: Readonly<Record<string, string>>, source: string): TransformerConfig | undefined {
+  const modelJson = metadata.model;
+  if (modelJson === undefined) return undefined;
   let raw: unknown;
   try {
     raw = JSON.parse(modelJson);
@@ -287,9 +300,7 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
   }
   const model = parseModel(raw, `${source}: __metadata__.model`);
   if (model.kind !== "transformer") throw new Error(`${source}: __metadata__.model.kind is ${JSON.stringify(model.kind)}; expected "transformer"`);
-  const step = Number(stepText);
-  if (!Number.isInteger(step) || step < 0) throw new Error(`${source}: __metadata__.step must be a step number, got ${JSON.stringify(stepText)}`);
-  return { model, step, weights: loadWeights(modelLayout(model), file.tensors, source), tokenizerHash };
+  return model;
 }
 
 /** Held-out tokens for `checkpoint`, checked against its vocabulary, context and (when both record it) tokenizer. */
