@@ -17,7 +17,7 @@ import { ENGINE_NAME, ENGINE_VERSION } from "./estimator.ts";
 import { ProgressLine, estimateProgress } from "./progress.ts";
 import { formatDuration, formatFixed, formatProgress } from "./format.ts";
 import { parseJsonConfig } from "./config.ts";
-import { CALIBRATION_STEPS, calibrateTrainStep, describeTraining } from "./train-estimate.ts";
+import { calibrateTrainStep, describeTraining } from "./train-estimate.ts";
 
 // Each command is one entry of COMMANDS (at the end of this file): its summary, flags,
 // the config fields it reads, an example and its function. Help, usage errors and the
@@ -99,9 +99,10 @@ async function trainCommand(flags: Flags): Promise<void> {
   const config = typeof source === "string" ? parseJsonConfig(await nodeHost.readText(source), source, parseTrainConfig) : parseTrainConfig(source.config);
   const dir = typeof source === "string" ? nodeHost.resolve(source, config.out) : nodeHost.resolve(`${source.baseDir}/config.json`, config.out);
   if (!quiet) {
-    const msPerStep = await calibrateTrainStep(await WebAssembly.compile(await nodeHost.wasmBytes(variant)), variant, config, () => nodeHost.now());
+    const timed = await calibrateTrainStep(await WebAssembly.compile(await nodeHost.wasmBytes(variant)), variant, config, () => nodeHost.now());
     say(`training ${describeTraining(config)}${typeof source === "string" ? "" : " (the default config)"}, on the built-in prose + code mix, into ${dir}`);
-    say(`about ${formatDuration((msPerStep * config.steps) / 1000)} of training (${formatFixed(msPerStep, 1)} ms per step in a ${CALIBRATION_STEPS}-step calibration), plus preparing the data on a first run`);
+    const seconds = (timed.msPerStep * config.steps) / 1000;
+    say(`${seconds < 1 ? "under a second" : `about ${formatDuration(seconds)}`} of training (${formatFixed(timed.msPerStep, 1)} ms per step in a ${timed.steps}-step calibration), plus preparing the data on a first run`);
   }
   let first: { step: number; at: number } | undefined; // the rate counts from the first log line of this run
   const { dir: trained, step } = await runTrainingJob(nodeHost, source, {

@@ -8,20 +8,36 @@ import { createEngine, type Variant } from "./engine.ts";
 import { modelLayout } from "./models.ts";
 import { trainTransformer, type TrainRunSettings } from "./train.ts";
 
-/** AdamW steps timed (after one untimed step, which grows the memory and warms the compiled code). */
-export const CALIBRATION_STEPS = 3;
+/** The first timed run lasts about this long (at least MIN_CALIBRATION_STEPS, at most MAX_CALIBRATION_STEPS steps); the second twice that. */
+export const CALIBRATION_MS = 300;
+export const MIN_CALIBRATION_STEPS = 3;
+export const MAX_CALIBRATION_STEPS = 50;
 
-/** Milliseconds per training step of `settings` (model, batch size, n_ctx) on this machine. */
-export async function calibrateTrainStep(wasm: WebAssembly.Module, variant: Variant, settings: TrainRunSettings, now: () => number): Promise<number> {
+/**
+ * Milliseconds per training step of `settings` (model, batch size, n_ctx) on this
+ * machine, and how many steps were timed: two untimed steps first (they grow the
+ * memory, warm the compiled code and size the timed runs), then runs of n and 2n steps.
+ */
+export async function calibrateTrainStep(
+  wasm: WebAssembly.Module, variant: Variant, settings: TrainRunSettings, now: () => number,
+): Promise<{ msPerStep: number; steps: number }> {
   const T = settings.model.n_ctx, B = settings.batch_size;
   const train = { tokens: new Int32Array(B * T), nSeq: B, seqLen: T };
   const hooks = { checkpoint: async () => {}, log: async () => {} };
   const quiet = { ...settings, checkpoints: [], eval_every: Number.MAX_SAFE_INTEGER, repeat_every: 0 };
   const engine = await createEngine(wasm, variant);
-  await trainTransformer(engine, { ...quiet, steps: 1 }, train, train, hooks);
-  const started = now();
-  await trainTransformer(engine, { ...quiet, steps: CALIBRATION_STEPS }, train, train, hooks);
-  return (now() - started) / CALIBRATION_STEPS;
+  const time = async (steps: number) => {
+    const started = now();
+    await trainTransformer(engine, { ...quiet, steps }, train, train, hooks);
+    return now() - started;
+  };
+  const warm = (await time(2)) / 2;
+  const steps = Math.max(MIN_CALIBRATION_STEPS, Math.min(MAX_CALIBRATION_STEPS, Math.round(CALIBRATION_MS / Math.max(warm, 1e-3))));
+  // Runs of n and 2n steps: their difference is n steps without the run's setup (weights, buffers).
+  const once = await time(steps);
+  const twice = await time(2 * steps);
+  const msPerStep = twice > once ? (twice - once) / steps : twice / (2 * steps);
+  return { msPerStep, steps: 3 * steps };
 }
 
 /** "attn-only-2l: transformer, 2 layers × 8 heads (d_head 16), d_model 64, n_ctx 64, vocabulary 1024, 43,008 parameters; 6000 steps of 32 sequences" */

@@ -168,6 +168,22 @@ test("a bad sampler flag is refused as the config field would be, naming the fla
   }
 });
 
+test("llc train without a config says what it will train, where and about how long, before it starts", async () => {
+  const out = join(dir, "default-run");
+  const child = spawn(process.execPath, [join(root, "bin/llc.mjs"), "train", "--out", out]);
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && !/of training \(/.test(stderr)) await new Promise((r) => setTimeout(r, 50));
+  child.kill("SIGKILL");
+  await exited;
+  assert.match(stderr, /^training attn-only-2l: transformer, 2 layer\(s\) × 8 head\(s\) \(d_head 16\), d_model 64, n_ctx 64, vocabulary 1024, [\d,]+ parameters; 6000 steps of 32 sequences \(the default config\), on the built-in prose \+ code mix, into /);
+  assert.ok(stderr.includes(`into ${out}\n`), stderr);
+  assert.match(stderr, /\nabout (\d+ (s|min|h)[\d\s\w]*) of training \([\d.]+ ms per step in a \d+-step calibration\), plus preparing the data on a first run\n/);
+  assert.not.match(stderr, /step \d+ /, "announced before the first step");
+});
+
 test("llc example without a name lists the cases, one line each", () => {
   const r = llc(["example"]);
   assert.is(r.status, 0, r.stderr);

@@ -22,13 +22,63 @@ const lines = (path: string) => readFileSync(path, "utf8").split("\n").filter((l
 const rows = (path: string) => lines(path).map((l) => JSON.parse(l));
 const sweep = (...args: string[]) => llc(["sweep", "--run", run, "--sampler", samplerPath, ...args]);
 
+let trained: ReturnType<typeof llc>; // the training run's output, checked by the first test
+
 test.before(() => {
   writeFileSync(join(dir, "train.json"), JSON.stringify({
     model, data: { vocab_size: 300, max_bytes_per_corpus: 100_000 }, batch_size: 8, steps: 40, checkpoints: [0, 20, 40], eval_every: 20, eval_sequences: 16, out: "run",
   }));
-  const r = llc(["train", "--config", join(dir, "train.json"), "--quiet"]);
-  assert.is(r.status, 0, r.stderr);
+  trained = llc(["train", "--config", join(dir, "train.json")]);
+  assert.is(trained.status, 0, trained.stderr);
   writeFileSync(samplerPath, JSON.stringify(sampler));
+});
+
+test("llc train says what it trains, where and about how long before it starts, then steps/s and the ETA", () => {
+  const err = trained.stderr;
+  const announced = err.indexOf("training transformer, 2 layer(s) × 2 head(s) (d_head 8), d_model 16, n_ctx 32, vocabulary 300");
+  assert.ok(announced >= 0, err);
+  assert.match(err, /; 40 steps of 8 sequences, on the built-in prose \+ code mix, into .*\/run\n/);
+  assert.match(err, /\n(about \d+ s|under a second) of training \([\d.]+ ms per step in a \d+-step calibration\)/);
+  assert.ok(announced < err.indexOf("step 0 "), "announced before the first step");
+  // Step 0 is this run's first log line: no rate yet; then the rate and ETA of the steps since.
+  assert.match(err, /step 0  held-out loss \d\.\d{4}\s+0\.0%  0\/40 steps  – steps\/s  ETA –\n/);
+  assert.match(err, /step 20  loss \d\.\d{4}  grad norm [\d.]+  lr 1\.00e-3\s+50\.0%  20\/40 steps  [\d.]+ steps\/s  ETA \d+ s\n/);
+  assert.match(err, /step 40  held-out loss \d\.\d{4}\s+100\.0%  40\/40 steps  [\d.]+ steps\/s  ETA 0 s\n/);
+});
+
+test("an estimate config without model takes it from the checkpoint's __metadata__: the same bytes as with it", () => {
+  const config = (name: string, withModel: boolean) => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify({
+      ...(withModel ? { model } : {}), weights: "run/checkpoints/step-000040.safetensors", data: "run/data/mix-heldout.safetensors", sampler, restrict: "l1h1",
+    }));
+    return path;
+  };
+  const full = llc(["estimate", "--config", config("with-model.json", true), "--quiet"]);
+  assert.is(full.status, 0, full.stderr);
+  const omitted = llc(["estimate", "--config", config("without-model.json", false), "--quiet"]);
+  assert.is(omitted.status, 0, omitted.stderr);
+  assert.is(omitted.stdout, full.stdout);
+  // Weights without the metadata (a token file here): the error names the field and the file.
+  const path = join(dir, "no-metadata.json");
+  writeFileSync(path, JSON.stringify({ weights: "run/data/mix-heldout.safetensors", data: "run/data/mix-heldout.safetensors", sampler }));
+  const bad = llc(["estimate", "--config", path]);
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, /ConfigError: model: expected an object .*got nothing \(required unless weights is a checkpoint of llc train, whose __metadata__\.model records it; run\/data\/mix-heldout\.safetensors records none\) \(in .*no-metadata\.json\)/);
+});
+
+test("sampler flags on a sweep: the same rows as the same fields in the sampler file", () => {
+  const written = join(dir, "sampler-short.json");
+  writeFileSync(written, JSON.stringify({ ...sampler, chains: 1, draws: 8, seed: 5 }));
+  const a = llc(["sweep", "--run", run, "--sampler", written, "--restrict", "l0h1", "--out", join(dir, "short-a.jsonl"), "--quiet"]);
+  assert.is(a.status, 0, a.stderr);
+  const b = sweep("--restrict", "l0h1", "--out", join(dir, "short-b.jsonl"), "--quiet", "--chains", "1", "--draws=8", "--seed", "5");
+  assert.is(b.status, 0, b.stderr);
+  assert.is(readFileSync(join(dir, "short-b.jsonl"), "utf8"), readFileSync(join(dir, "short-a.jsonl"), "utf8"));
+  assert.is(rows(join(dir, "short-b.jsonl"))[0]["llc/means"].length, 8);
+  const bad = sweep("--restrict", "l0h1", "--draws", "0");
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /^llc: UsageError: --draws: expected an integer >= 1, got 0 \(sampler\.draws\)\nusage: llc sweep /);
 });
 
 test("--heads --steps all: a row per checkpoint and head in run/sweep.jsonl, and a table", () => {
