@@ -44,10 +44,19 @@ export interface ProgressState {
   elapsedSeconds: number;
   /** Text before the counts ("estimate", "[3/16] step 6000 l0h3"). */
   label?: string;
+  /** Characters of a drawn bar after the percentage (none if absent: plain log lines need none). */
+  barWidth?: number;
+}
+
+/** "█████░░░░░": `fraction` of `width` cells filled, rounded down (full only when done). */
+export function progressBar(fraction: number, width: number): string {
+  const filled = Math.min(width, Math.max(0, Math.floor(fraction * width)));
+  return "█".repeat(filled) + "░".repeat(width - filled);
 }
 
 /**
- * One progress line: "label  37.5%  1234/3300 draws  412 draws/s  ETA 5 s". The
+ * One progress line: "label  37.5%  1234/3300 draws  412 draws/s  ETA 5 s" (with a
+ * bar after the percentage when barWidth is given). The
  * percentage is floored (100.0% only when done), the rate is units of this run per
  * second, the ETA the units left at that rate ("–" before any unit was timed).
  */
@@ -58,6 +67,7 @@ export function formatProgress(s: ProgressState): string {
   const eta = s.done >= s.total ? 0 : (s.total - s.done) / rate;
   const parts = [
     `${percent.padStart(5)}%`,
+    ...(s.barWidth ? [progressBar(s.done >= s.total ? 1 : fraction, s.barWidth)] : []),
     `${s.done}/${s.total} ${s.unit}`,
     `${formatRate(rate)} ${s.unit}/s`,
     `ETA ${formatDuration(eta)}`,

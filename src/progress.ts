@@ -22,6 +22,8 @@ export interface ProgressOutput {
 export const QUIET_START_MS = 1000;
 export const TTY_REDRAW_MS = 100;
 export const PLAIN_LINE_MS = 5000;
+/** Cells of the bar drawn on a terminal. */
+export const BAR_WIDTH = 20;
 
 /** The line of the job under way, and lines of their own (row results, notices) printed above it. */
 export class ProgressLine {
@@ -31,6 +33,11 @@ export class ProgressLine {
 
   constructor(private readonly out: ProgressOutput) {
     this.started = out.now();
+  }
+
+  /** A terminal: the line is redrawn in place, so it may carry a bar. */
+  get tty(): boolean {
+    return this.out.tty;
   }
 
   /** A new job: its line waits QUIET_START_MS again. */
@@ -93,7 +100,7 @@ export function estimateProgress(line: ProgressLine, now: () => number, label?: 
       const unit = p.chainSteps === p.draws ? "draws" : "steps";
       line.show(formatProgress({
         label, unit, done: resumed * p.chainSteps + thisRun, total: p.chains * p.chainSteps,
-        doneThisRun: thisRun, elapsedSeconds: (now() - started) / 1000,
+        doneThisRun: thisRun, elapsedSeconds: (now() - started) / 1000, barWidth: line.tty ? BAR_WIDTH : undefined,
       }));
     },
   };

@@ -4,7 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadEngine } from "./helpers.ts";
-import { formatDuration, formatFixed, formatProgress, formatRate, formatSigned } from "../src/format.ts";
+import { formatDuration, formatFixed, formatProgress, formatRate, formatSigned, progressBar } from "../src/format.ts";
 import { ProgressLine, estimateProgress, PLAIN_LINE_MS, QUIET_START_MS, TTY_REDRAW_MS } from "../src/progress.ts";
 import { nextBlock, PROGRESS_CALL_MS, STEPS_PER_CALL, ChainDivergedError, type Progress } from "../src/sampler.ts";
 import { prepareEstimate } from "../src/estimator.ts";
@@ -54,6 +54,12 @@ test("formatProgress: floored percentage, rate of this run, ETA at that rate", (
   // 99.99% is not 100.0% until it is done.
   assert.match(formatProgress({ done: 9999, total: 10000, unit: "draws", doneThisRun: 9999, elapsedSeconds: 1 }), /^ 99\.9%/);
   assert.match(formatProgress({ done: 10, total: 10, unit: "draws", doneThisRun: 10, elapsedSeconds: 1 }), /^100\.0% .* ETA 0 s$/);
+  // On a terminal, a bar: 37.3% of 10 cells is 3 filled.
+  assert.is(formatProgress({ done: 1234, total: 3300, unit: "draws", doneThisRun: 1234, elapsedSeconds: 3, barWidth: 10 }),
+    " 37.3%  ███░░░░░░░  1234/3300 draws  411 draws/s  ETA 5 s");
+  assert.is(progressBar(0.999, 10), "█████████░");
+  assert.is(progressBar(1, 4), "████");
+  assert.is(progressBar(-0.1, 4), "░░░░");
 });
 
 /** A fake terminal or pipe with a clock the test moves. */
