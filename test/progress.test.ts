@@ -68,17 +68,22 @@ function fakeOutput(tty: boolean) {
   return out;
 }
 
+/** At the end of the quiet start: `first`, a line too soon after it (dropped), then `second`, `gap` ms after the first. */
+function showTwice(line: ProgressLine, out: ReturnType<typeof fakeOutput>, first: string, second: string, gap: number): void {
+  out.time = QUIET_START_MS;
+  line.show(first);
+  out.time += gap - 1;
+  line.show("dropped");
+  out.time += 1;
+  line.show(second);
+}
+
 test("ProgressLine on a TTY: quiet for the first second, redrawn in place at most every 100 ms, cleared at the end", () => {
   const out = fakeOutput(true);
   const line = new ProgressLine(out);
   line.show("early");
   assert.is(out.text, "", "nothing in the quiet start");
-  out.time = QUIET_START_MS;
-  line.show("a longer line");
-  out.time += TTY_REDRAW_MS - 1;
-  line.show("dropped");
-  out.time += 1;
-  line.show("short");
+  showTwice(line, out, "a longer line", "short", TTY_REDRAW_MS);
   assert.is(out.text, "\ra longer line\rshort        ", "the shorter line overwrites the longer one");
   line.log("a row");
   assert.is(out.text.slice("\ra longer line\rshort        ".length), "\r     \ra row\nshort", "a row goes above the line, which is drawn again");
@@ -92,12 +97,7 @@ test("ProgressLine on a TTY: quiet for the first second, redrawn in place at mos
 test("ProgressLine elsewhere: a plain line every few seconds", () => {
   const out = fakeOutput(false);
   const line = new ProgressLine(out);
-  out.time = QUIET_START_MS;
-  line.show("one");
-  out.time += PLAIN_LINE_MS - 1;
-  line.show("dropped");
-  out.time += 1;
-  line.show("two");
+  showTwice(line, out, "one", "two", PLAIN_LINE_MS);
   line.log("a row");
   assert.is(out.text, "one\ntwo\na row\n");
 });
