@@ -71,7 +71,7 @@ export function parseFlags(args: readonly string[], known: Record<string, "value
 export function parseCommandLine(spec: CommandSpec, args: readonly string[]): { flags: Flags; positional: string[] } {
   const positional: string[] = [];
   const flags = parseFlags(args, knownFlags(spec), positional, spec.positional?.max ?? 0);
-  for (const f of spec.flags) if (f.required && flags[f.name] === undefined) throw new UsageError(`--${f.name} ${f.value ?? ""}`.trimEnd() + " is required");
+  for (const f of spec.flags) if (f.required && flags[f.name] === undefined) throw new UsageError(`${spec.name}: ${flagForm(f)} is required`);
   return { flags, positional };
 }
 
