@@ -2,18 +2,17 @@
 // The command line: `llc estimate`, `llc table` (the main job: analytic cases),
 // `llc train` (the transformer), `llc heads` and `llc sweep` (head scores and
 // refined LLCs over a training run), `llc example` (a built-in case as config +
-// safetensors files).
+// safetensors files), `llc help`, `llc --version`.
 import { fileURLToPath } from "node:url";
 import { nodeHost } from "./platform/node.ts";
 import { runTrainingJob, DEFAULT_TRAIN_CONFIG, parseTrainConfig } from "./train-job.ts";
 import { nodeWorkers } from "./platform/node-workers.ts";
 import { runEstimateJob, resultJson } from "./job.ts";
 import { createEngine, type Variant } from "./engine.ts";
-import { estimate } from "./estimator.ts";
+import { estimate, ENGINE_NAME, ENGINE_VERSION } from "./estimator.ts";
 import { builtinCases, exampleCases } from "./cases.ts";
 import { writeSafetensors } from "./io/safetensors.ts";
 import { UsageError, SAMPLER_FLAGS, commandHelp, commandList, commandUsage, parseCommandLine, samplerOverrides, wantsHelp, type CommandSpec, type FlagSpec, type Flags } from "./cli-usage.ts";
-import { ENGINE_NAME, ENGINE_VERSION } from "./estimator.ts";
 import { ProgressLine, estimateProgress } from "./progress.ts";
 import { formatDuration, formatFixed, formatProgress } from "./format.ts";
 import { parseJsonConfig } from "./config.ts";

@@ -87,7 +87,8 @@ export class ProgressLine {
 export function estimateProgress(line: ProgressLine, now: () => number, label?: string) {
   const steps = new Map<number, number>();
   let resumed = 0;
-  const started = now();
+  // The rate counts from the first report, so loading, L0 and starting workers do not lower it.
+  let first: { steps: number; at: number } | undefined;
   return {
     /** `chains` finished by an earlier run were taken from the result file. */
     resume(chains: number) {
@@ -97,10 +98,12 @@ export function estimateProgress(line: ProgressLine, now: () => number, label?: 
       steps.set(p.chain, p.chainStep);
       let thisRun = 0;
       for (const s of steps.values()) thisRun += s;
+      const t = now();
+      first ??= { steps: thisRun, at: t };
       const unit = p.chainSteps === p.draws ? "draws" : "steps";
       line.show(formatProgress({
         label, unit, done: resumed * p.chainSteps + thisRun, total: p.chains * p.chainSteps,
-        doneThisRun: thisRun, elapsedSeconds: (now() - started) / 1000, barWidth: line.tty ? BAR_WIDTH : undefined,
+        doneThisRun: thisRun - first.steps, elapsedSeconds: (t - first.at) / 1000, barWidth: line.tty ? BAR_WIDTH : undefined,
       }));
     },
   };

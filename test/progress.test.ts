@@ -116,11 +116,15 @@ test("estimateProgress: one line over all chains, chains from workers in any ord
   out.time = 2000 + PLAIN_LINE_MS;
   now = 4000;
   progress.update(p(1, 50));
-  // done = 100 (chain 0, resumed) + 30 + 50 = 180 of 400; 80 in 4 s = 20/s; 220 left → 11 s.
-  assert.is(out.text.split("\n")[1], "job   45.0%  180/400 draws  20.0 draws/s  ETA 11 s");
-  // With burn-in, what is counted is steps.
-  progress.update({ ...p(3, 10), chainSteps: 120 });
-  assert.not.match(out.text, /steps/, "throttled");
+  // done = 100 (chain 0, resumed) + 30 + 50 = 180 of 400; since the first report (30 draws at 2 s)
+  // 50 draws in 2 s = 25/s; 220 left → 8.8 s.
+  assert.is(out.text.split("\n")[0], "job   32.5%  130/400 draws  – draws/s  ETA –", "the first report has no rate yet");
+  assert.is(out.text.split("\n")[1], "job   45.0%  180/400 draws  25.0 draws/s  ETA 9 s");
+  // With burn-in (or thinning) not every step is a draw: what is counted is steps.
+  const burnin = estimateProgress(line, () => now);
+  out.time += PLAIN_LINE_MS;
+  burnin.update({ ...p(0, 30), chainSteps: 120 });
+  assert.is(out.text.split("\n")[2], "  6.2%  30/480 steps  – steps/s  ETA –");
 });
 
 test("nextBlock: a call lasts about PROGRESS_CALL_MS, between 1 and STEPS_PER_CALL steps", () => {
