@@ -104,9 +104,9 @@ export function commandHelp(spec: CommandSpec, program = "llc"): string {
   const sampler = spec.flags.filter(isSamplerFlag);
   const lines = [`${program} ${spec.name}: ${spec.summary}`, "", `usage: ${commandSynopsis(spec, program)}`];
   if (spec.positional) lines.push("", `  ${spec.positional.usage}  ${spec.positional.description}`);
-  lines.push("", "flags:", ...flagTable([...own, { name: "help", description: "this text" }]));
+  lines.push("", "flags:", ...flagTable([...own, { name: "help", description: "this text (also -h)" }]));
   if (sampler.length)
-    lines.push("", 'sampler flags (as if written in the config\'s "sampler": validated like it, part of the job and of its result file):', ...flagTable(sampler));
+    lines.push("", 'sampler flags (as if the "sampler" fields held them: validated alike, part of the job and of its results):', ...flagTable(sampler));
   if (spec.reads) lines.push("", `reads: ${spec.reads}`);
   if (spec.notes) lines.push("", spec.notes);
   lines.push("", "example:", `  ${spec.example}`);
