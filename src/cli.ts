@@ -3,8 +3,8 @@
 // `llc train` (the transformer), `llc heads` and `llc sweep` (head scores and
 // refined LLCs over a training run), `llc example` (a built-in case as config +
 // safetensors files).
-import { fileURLToPath } from "node:url";
-import { nodeHost } from "./platform/node.ts";
+import { nodeHost, nodePackageReader } from "./platform/node.ts";
+import { serve } from "./platform/node-server.ts";
 import { runTrainingJob, DEFAULT_TRAIN_CONFIG } from "./train-job.ts";
 import { nodeWorkers } from "./platform/node-workers.ts";
 import { runEstimateJob, resultJson } from "./job.ts";
@@ -27,6 +27,7 @@ const USAGE = `usage:
                                                  FILE.json: an estimate config's "sampler" section; rows go to --out (default
                                                  DIR/sweep.jsonl) as they finish and a rerun skips them; a table on stdout;
                                                  --workers N: chains on N threads (default: sampler.workers if >= 1, else 1)
+  llc web [--port N] [--host H]                  serve the browser page (default 127.0.0.1:8080; --port 0: a free port)
   llc example NAME --dir DIR                     write a built-in case (${Object.keys(exampleCases).join(", ")})
   llc help`;
 
@@ -135,7 +136,7 @@ async function trainCommand(args: string[]): Promise<void> {
   const started = nodeHost.now();
   const { dir, step } = await runTrainingJob(nodeHost, source, {
     variant: variantOf(flags),
-    nodeModules: fileURLToPath(new URL("../node_modules", import.meta.url)), // src/ and build/ both sit beside it
+    nodeModules: nodePackageReader(), // the corpus packages, found by module resolution from the CLI's own location
     onResume: (s) => say(`resuming from the checkpoint at step ${s}`),
     onLog: (l) => {
       const seconds = ((nodeHost.now() - started) / 1000).toFixed(0);
@@ -144,6 +145,18 @@ async function trainCommand(args: string[]): Promise<void> {
     },
   });
   say(`trained to step ${step}: checkpoints and log.jsonl in ${dir}`);
+}
+
+/** `llc web`: serves the package's build/ (the page and the engine it runs) until stopped. */
+async function webCommand(args: string[]): Promise<void> {
+  const flags = parseFlags(args, { port: "value", host: "value" });
+  const port = flags.port === undefined ? 8080 : Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`web: --port: expected an integer in [0, 65535], got ${JSON.stringify(flags.port)}`);
+  const host = typeof flags.host === "string" ? flags.host : "127.0.0.1";
+  const { url } = await serve({ port, host }).catch((e: Error) => {
+    throw new Error(`web: cannot listen on ${host}:${port}: ${e.message}`);
+  });
+  process.stdout.write(`llc-wasm page: ${url}  (serving the package's build/; Ctrl-C to stop)\n`);
 }
 
 async function exampleCommand(args: string[]): Promise<void> {
@@ -287,6 +300,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (command === "example") await exampleCommand(args);
     else if (command === "heads") await headsCommand(args);
     else if (command === "sweep") await sweepCommand(args);
+    else if (command === "web") await webCommand(args);
     else if (command === "help" || command === "--help" || command === undefined) process.stdout.write(USAGE + "\n");
     else throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     return 0;
