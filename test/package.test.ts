@@ -13,14 +13,13 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, transform } from "esbuild";
-import { chromium } from "playwright-core";
+import { collectErrors, launchChromium, noChromium } from "./browser.ts";
 import { serve } from "../src/platform/node-server.ts";
 import { PINNED_PACKAGES } from "../src/data/corpora.ts";
 import { readmeSnippets, type Snippet } from "./readme-snippets.ts";
 import { scratchDir } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const CHROMIUM = process.env.LLC_CHROMIUM ?? "/usr/bin/chromium";
 const DENO = join(root, "node_modules/.bin/deno");
 const work = scratchDir("llc-package-");
 const project = join(work, "project");
@@ -133,9 +132,8 @@ test("README: the Deno snippets run with npm:llc-wasm from the project's node_mo
   }
 });
 
-const noBrowser = existsSync(CHROMIUM) ? "" : `needs Chromium at ${CHROMIUM} (apt-get install chromium, or LLC_CHROMIUM=PATH)`;
-if (noBrowser) console.log(`skipped: README's page in headless Chromium: ${noBrowser}`);
-(noBrowser ? test.skip : test)("README: the page snippet, bundled by esbuild from the installed package, gives Node's λ̂ in Chromium", async () => {
+if (noChromium) console.log(`skipped: README's page in headless Chromium: ${noChromium}`);
+(noChromium ? test.skip : test)("README: the page snippet, bundled by esbuild from the installed package, gives Node's λ̂ in Chromium", async () => {
   const [s] = snippetsOf("browser");
   assert.ok(s, "a marked browser snippet");
   const site = join(project, "public");
@@ -145,17 +143,12 @@ if (noBrowser) console.log(`skipped: README's page in headless Chromium: ${noBro
   const require = createRequire(join(project, "package.json"));
   copyFileSync(require.resolve("llc-wasm/wasm/simd"), join(site, "llc-simd.wasm"));
   copyFileSync(require.resolve("llc-wasm/worker"), join(site, "worker.js"));
-  writeFileSync(join(site, "index.html"), `<!doctype html><meta charset="utf-8"><title>user page</title><script type="module" src="./main.js"></script><body>loading</body>\n`);
+  writeFileSync(join(site, "index.html"), `<!doctype html><meta charset="utf-8"><title>user page</title><link rel="icon" href="data:,"><script type="module" src="./main.js"></script><body>loading</body>\n`);
   const { server, origin } = await serve({ port: 0, dir: site });
-  const context = await chromium.launchPersistentContext(join(work, "profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const context = await launchChromium(join(work, "profile"));
+  const errors = collectErrors(context);
   try {
     const page = await context.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
     await page.goto(`${origin}/index.html`);
     await page.waitForFunction(() => document.body.textContent?.startsWith("λ̂ = "), undefined, { timeout: 60_000 }).catch(() => {});
     assert.equal(errors, [], "page errors");

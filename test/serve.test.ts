@@ -7,16 +7,15 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { request, type Server } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { collectErrors, launchChromium, noChromium } from "./browser.ts";
 import { serve, CONTENT_SECURITY_POLICY } from "../src/platform/node-server.ts";
 import { scratchDir } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const CHROMIUM = process.env.LLC_CHROMIUM ?? "/usr/bin/chromium";
 const work = scratchDir("llc-serve-");
 
 /** GET with the path sent byte for byte (fetch would normalise "//" and ".."). */
@@ -117,20 +116,13 @@ test("every response carries the CSP: no inline script, no eval but WebAssembly'
   assert.not.match(html, /\sstyle\s*=|<style\b/i, "inline style");
 });
 
-const noBrowser = existsSync(CHROMIUM) ? "" : `needs Chromium at ${CHROMIUM} (apt-get install chromium, or LLC_CHROMIUM=PATH)`;
-if (noBrowser) console.log(`skipped: the page under the CSP in Chromium: ${noBrowser}`);
-(noBrowser ? test.skip : test)("the page runs an estimate under the CSP in Chromium, with no violation reported", async () => {
+if (noChromium) console.log(`skipped: the page under the CSP in Chromium: ${noChromium}`);
+(noChromium ? test.skip : test)("the page runs an estimate under the CSP in Chromium, with no violation reported", async () => {
   const { server, origin } = await serve({ port: 0 });
-  const context = await chromium.launchPersistentContext(join(work, "profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const context = await launchChromium(join(work, "profile"));
+  const errors = collectErrors(context);
   try {
     const page = await context.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
     await page.addInitScript(() => {
       const seen: string[] = ((window as unknown as { __csp: string[] }).__csp = []);
       document.addEventListener("securitypolicyviolation", (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`));
