@@ -93,9 +93,10 @@ export { engine, job, createEngine, BrowserHost, webWorkers };
 export type R = EstimateResult;
 `);
   const tsc = join(root, "node_modules/typescript/bin/tsc");
-  // The shipped .d.ts files themselves are checked once (nodenext); bundler resolution only resolves (skipLibCheck: 4× faster).
-  for (const [module, resolution, ...more] of [["nodenext", "nodenext"], ["esnext", "bundler", "--skipLibCheck"]]) {
-    const r = run(process.execPath, [tsc, "--noEmit", "--strict", "--target", "es2022", "--module", module, "--moduleResolution", resolution, "--lib", "es2022,dom", "--types", "node", "--typeRoots", join(root, "node_modules/@types"), ...more, "types.ts"]);
+  // skipLibCheck (4× faster): the shipped .d.ts are tsc's own output for src/, which npm test
+  // type-checks; what is tested here is that they are found and type the user's code.
+  for (const [module, resolution] of [["nodenext", "nodenext"], ["esnext", "bundler"]]) {
+    const r = run(process.execPath, [tsc, "--noEmit", "--strict", "--skipLibCheck", "--target", "es2022", "--module", module, "--moduleResolution", resolution, "--lib", "es2022,dom", "--types", "node", "--typeRoots", join(root, "node_modules/@types"), "types.ts"]);
     ok(r, `tsc --moduleResolution ${resolution}`);
   }
 });
