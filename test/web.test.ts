@@ -17,6 +17,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Server } from "node:http";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { CHROMIUM_ARGS, chromiumProgram, testNeeding } from "./helpers.ts";
+import { runningLlc } from "../src/web/diagnostics.ts";
+import { fmt } from "../src/web/describe.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "llc-web-"));
@@ -154,6 +156,22 @@ pageTest("rrr, 2 chains × 200 draws set in the UI: the page's λ̂ and traces a
   assert.match(facts!, /elapsed\d/);
   assert.is(await page.textContent("#errors"), "");
   assert.is(await page.locator(".uplot").count(), 2, "two uPlot charts");
+  assert.match((await page.textContent("#sampler-rest"))!, "· restrict none (every weight moves)", "the config line names restrict");
+
+  // Hovering a draw: both legends (the charts' cursors are synced) show every series' value there.
+  const legend = (chart: string) => page.$$eval(`${chart} .u-legend .u-series`, (trs) =>
+    Object.fromEntries(trs.map((tr) => [tr.querySelector(".u-label")!.textContent, tr.querySelector(".u-value")!.textContent])));
+  const over = (await page.locator("#llc-chart .u-over").boundingBox())!;
+  await page.mouse.move(over.x + over.width * 0.6, over.y + over.height / 2);
+  await page.waitForFunction(() => document.querySelector("#loss-chart .u-legend .u-series .u-value")?.textContent !== "--");
+  const [llcLegend, lossLegend] = [await legend("#llc-chart"), await legend("#loss-chart")];
+  const d = Number(llcLegend.draw);
+  assert.ok(Number.isInteger(d) && d > 0 && d < 199, `hovered draw ${llcLegend.draw}`);
+  assert.is(lossLegend.draw, llcLegend.draw, "the loss chart's legend follows the same draw");
+  const running = node["loss/trace"].map((loss: number[]) => runningLlc(loss, node.init_loss, node.nbeta)[d]);
+  assert.equal(llcLegend, { draw: String(d), "chain 0": fmt(running[0]), "chain 1": fmt(running[1]), mean: fmt((running[0] + running[1]) / 2), "true λ": fmt(6.5) });
+  assert.equal(lossLegend, { draw: String(d), "chain 0": fmt(node["loss/trace"][0][d]), "chain 1": fmt(node["loss/trace"][1][d]) });
+  await page.mouse.move(0, 0);
 
   const shot = join(work, "page.png");
   await page.screenshot({ path: shot, fullPage: true });
@@ -181,8 +199,61 @@ pageTest("downloads: the result JSON is the result, the SVG has a polyline per s
   assert.is(text.match(/<polyline /g)?.length, 6);
   assert.match(text, "Running λ̂");
   for (const color of ["#4e79a7", "#f28e2b", "#222"]) assert.match(text, `stroke="${color}`, `series colour ${color}`);
+  // A heading with λ̂ ± std, the legends, and the sampler settings.
+  const result = await pageResult();
+  const texts = [...text.matchAll(/<text [^>]*>([^<]*)<\/text>/g)].map((m) => m[1].replaceAll("&amp;", "&"));
+  assert.is(texts[0], `rrr: λ̂ = ${result["llc/mean"].toFixed(3)} ± ${result["llc/std"].toFixed(3)}`);
+  for (const [label, n] of [["chain 0", 2], ["chain 1", 2], ["mean", 1], ["true λ", 1]] as const)
+    assert.is(texts.filter((t) => t === label).length, n, `legend entries "${label}"`);
+  const s = result.config.sampler;
+  assert.is(texts.at(-1), `2 chains × 200 draws · ε ${s.epsilon} · γ ${s.gamma} · sgld · batch ${s.batch_size} · nβ default (b / ln b) · seed ${s.seed} · burn-in 0 · thin 1 · L0 batches · restrict none (every weight moves)`);
+  assert.match(texts.at(-2)!, `MLP 5→3→5, identity · nβ = ${result.nbeta.toFixed(3)}`);
+
+  // The PNG is that SVG drawn at twice its size: the same pixels as Chromium drawing the SVG again.
   const png = await download("#download-png");
-  assert.ok(png.bytes.subarray(1, 4).toString("latin1") === "PNG" && png.bytes.length > 5_000, "PNG");
+  assert.ok(png.bytes.subarray(1, 4).toString("latin1") === "PNG", "PNG signature");
+  const [svgW, svgH] = [Number(/width="(\d+)"/.exec(text)![1]), Number(/height="(\d+)"/.exec(text)![1])];
+  assert.equal([png.bytes.readUInt32BE(16), png.bytes.readUInt32BE(20)], [2 * svgW, 2 * svgH], "IHDR width × height");
+  const compared = await page.evaluate(async ({ png, svg }) => {
+    const load = async (blob: Blob) => {
+      const image = new Image();
+      image.src = URL.createObjectURL(blob);
+      await image.decode();
+      return image;
+    };
+    const pixels = (image: HTMLImageElement, w: number, h: number) => {
+      const canvas = Object.assign(document.createElement("canvas"), { width: w, height: h });
+      const ctx = canvas.getContext("2d")!;
+      ctx.drawImage(image, 0, 0, w, h);
+      return ctx.getImageData(0, 0, w, h).data;
+    };
+    const a = await load(new Blob([Uint8Array.from(atob(png), (c) => c.charCodeAt(0))], { type: "image/png" }));
+    const b = await load(new Blob([svg], { type: "image/svg+xml" }));
+    const [w, h] = [a.naturalWidth, a.naturalHeight];
+    const [pa, pb] = [pixels(a, w, h), pixels(b, w, h)];
+    let differ = 0, headingInk = 0;
+    for (let i = 0; i < pa.length; i += 4) {
+      if (pa[i] !== pb[i] || pa[i + 1] !== pb[i + 1] || pa[i + 2] !== pb[i + 2] || pa[i + 3] !== pb[i + 3]) differ++;
+      if (i < w * 4 * 72 && pa[i] < 128) headingInk++; // the heading's 36 px, drawn at 2×
+    }
+    return { differ, headingInk };
+  }, { png: png.bytes.toString("base64"), svg: text });
+  assert.is(compared.differ, 0, "pixels that differ from the SVG drawn again");
+  assert.ok(compared.headingInk > 100, `the heading is drawn (${compared.headingInk} dark pixels)`);
+});
+
+pageTest("a validation error after a run clears its charts, chain rows, λ̂ and downloads", async () => {
+  assert.is(await page.locator(".uplot").count(), 2, "the last run's charts");
+  await setSampler({ epsilon: "-1" });
+  await page.click("#run");
+  await waitState(["error"]);
+  assert.match((await page.textContent("#errors"))!, "sampler.epsilon: expected a positive finite number, got -1");
+  assert.is(await page.locator(".uplot").count(), 0, "no chart left");
+  assert.is(await page.locator("#chains-table tbody tr").count(), 0, "no chain rows left");
+  assert.is((await page.textContent("#llc-value"))!.trim(), "–");
+  for (const id of ["#download-json", "#download-svg", "#download-png"]) assert.is(await page.isDisabled(id), true, id);
+  assert.is(await page.evaluate(() => window.__llcResult), undefined);
+  await setSampler({ epsilon: 0.0006 });
 });
 
 // ------------------------------------------------------------------ cancel and divergence
