@@ -1,19 +1,13 @@
 // Headless Chromium for the page tests: Debian's /usr/bin/chromium (or LLC_CHROMIUM),
 // never a downloaded browser, with a fresh profile; and why a test must skip without it.
-import { existsSync } from "node:fs";
+// Whether a test runs, skips or (under CI=true) fails without it is testNeeding's rule (helpers.ts).
 import { chromium, type BrowserContext } from "playwright-core";
+import { CHROMIUM_ARGS, chromiumProgram } from "./helpers.ts";
 
-export const CHROMIUM = process.env.LLC_CHROMIUM ?? "/usr/bin/chromium";
-
-/** "" when Chromium is there, else what the test needs and how to get it. */
-export const noChromium = existsSync(CHROMIUM) ? "" : `needs Chromium at ${CHROMIUM} (apt-get install chromium, or LLC_CHROMIUM=PATH)`;
+export const CHROMIUM = chromiumProgram();
 
 export function launchChromium(profileDir: string): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  return chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM.path, headless: true, args: CHROMIUM_ARGS });
 }
 
 /** Page errors and console errors of every page of `context`, as they come. */

@@ -1,8 +1,9 @@
 // Shared by the tests: both builds of the engine, and seeded test data made
 // without Math.random so every failure reproduces.
-import { mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
+import type { Callback, Test } from "uvu";
 import { createEngine, type Engine, type Variant } from "../src/engine.ts";
 import { nodeHost } from "../src/platform/node.ts";
 
@@ -60,4 +61,66 @@ export function detachingEngine(engine: Engine): Engine {
     return ptr;
   };
   return { ...engine, alloc: grow(engine.alloc), allocF32: grow(engine.allocF32), allocF64: grow(engine.allocF64), allocI32: grow(engine.allocI32) };
+}
+
+// ------------------------------------------------------------------ external programs
+/** Under CI every program of the test matrix is required (.ci/run installs them via .ci/install-engines). */
+export const IN_CI = /^(true|1)$/i.test(process.env.CI ?? "");
+
+/** What gets the whole matrix at once, said in every message about a missing program. */
+const ALL_ENGINES = "or .ci/install-engines for all of them";
+
+export interface Program {
+  name: string;
+  /** Where it is, or undefined when it is missing. */
+  path?: string;
+  /** "needs js102 (apt-get install libmozjs-102-dev, …)": what a skipped or failed test prints. */
+  needs: string;
+  /** Where it was looked for ("js102 on PATH", "/usr/bin/chromium"). */
+  looked: string;
+}
+
+const isExecutable = (path: string) => {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * An external program some tests run (Chromium, a JS shell, wabt's interpreter),
+ * looked up once: the first executable `name` in a PATH directory (unless
+ * `onPath` is false), else the first of `paths`. `how` says how to get it, e.g.
+ * "apt-get install wabt".
+ */
+export function requireProgram(name: string, how: string, { onPath = true, paths = [] as string[] } = {}): Program {
+  const candidates = [...(onPath ? (process.env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, name)) : []), ...paths];
+  const looked = [...(onPath ? [`${name} on PATH`] : []), ...paths].join(", ");
+  return { name, path: candidates.find(isExecutable), needs: `needs ${name} (${how}, ${ALL_ENGINES})`, looked };
+}
+
+/** Debian's chromium (or LLC_CHROMIUM), driven by playwright-core: the tests never download a browser. */
+export const chromiumProgram = (): Program =>
+  requireProgram("chromium", "apt-get install chromium, or set LLC_CHROMIUM to a Chromium binary", { onPath: false, paths: [process.env.LLC_CHROMIUM ?? "/usr/bin/chromium"] });
+
+/** How every test starts it (with a fresh --user-data-dir of its own): headless, no sandbox (CI runs as root), quiet. */
+export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+/**
+ * `test(name, fn)` when every program in `needs` is present. When one is missing
+ * the test is skipped (uvu's test.skip, so its report counts it) with a line saying
+ * what it needs and how to get it, except under CI=true, where it fails with that
+ * message: CI must run the whole matrix.
+ */
+export function testNeeding<T>(test: Test<T>, needs: Program[], name: string, fn: Callback<T>): void {
+  const missing = needs.filter((p) => !p.path);
+  if (!missing.length) return test(name, fn);
+  const why = missing.map((p) => `${p.name} not found (looked for ${p.looked}): ${p.needs}`).join("; ");
+  if (IN_CI) return test(name, () => {
+    throw new Error(`${why} (CI=true: every program of the test matrix is required)`);
+  });
+  console.log(`SKIP "${name}": ${why}`);
+  test.skip(name, fn);
 }

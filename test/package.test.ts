@@ -13,11 +13,11 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, transform } from "esbuild";
-import { collectErrors, launchChromium, noChromium } from "./browser.ts";
+import { CHROMIUM, collectErrors, launchChromium } from "./browser.ts";
 import { serve } from "../src/platform/node-server.ts";
 import { PINNED_PACKAGES } from "../src/data/corpora.ts";
 import { readmeSnippets, type Snippet } from "./readme-snippets.ts";
-import { scratchDir } from "./helpers.ts";
+import { scratchDir, testNeeding } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const DENO = join(root, "node_modules/.bin/deno");
@@ -133,8 +133,7 @@ test("README: the Deno snippets run with npm:llc-wasm from the project's node_mo
   }
 });
 
-if (noChromium) console.log(`skipped: README's page in headless Chromium: ${noChromium}`);
-(noChromium ? test.skip : test)("README: the page snippet, bundled by esbuild from the installed package, gives Node's λ̂ in Chromium", async () => {
+testNeeding(test, [CHROMIUM], "README: the page snippet, bundled by esbuild from the installed package, gives Node's λ̂ in Chromium", async () => {
   const [s] = snippetsOf("browser");
   assert.ok(s, "a marked browser snippet");
   const site = join(project, "public");

@@ -3,8 +3,10 @@
 // builds) in Node, Deno, headless Chromium and the SpiderMonkey and
 // JavaScriptCore shells must produce byte-identical result JSON (and a job's
 // result file through the Node, Deno and browser hosts), and the module's own
-// selfTest() hash must agree in all of them plus wabt's interpreter. Every
-// engine is required: one that is missing fails its test (.ci/run installs them).
+// selfTest() hash must agree in all of them plus wabt's interpreter. Deno comes
+// with npm ci; an engine that is not installed here (Chromium, js102, jsc,
+// wasm-interp) skips its test, saying how to get it, except under CI=true, where
+// it fails (.ci/run installs them all with .ci/install-engines).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync } from "node:child_process";
@@ -20,10 +22,10 @@ import { nodeHost } from "../src/platform/node.ts";
 import { BrowserHost } from "../src/platform/browser.ts";
 import { normalCrossingCase, reducedRankCase } from "../src/cases.ts";
 import { fnv1a, portabilityCase, runPortability, SAMPLERS } from "./portability/harness.js";
+import { CHROMIUM_ARGS, chromiumProgram, requireProgram, testNeeding } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "llc-portability-"));
-const CHROMIUM = process.env.LLC_CHROMIUM ?? "/usr/bin/chromium";
 const TIMEOUT_MS = 90_000;
 const VARIANTS = ["simd", "scalar"] as const;
 const CASES = Object.keys(SAMPLERS) as (keyof typeof SAMPLERS)[];
@@ -77,15 +79,14 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, 
   });
 }
 
+// The engines besides Node and Deno, each looked up once (test/helpers.ts decides run, skip or fail).
+const CHROMIUM = chromiumProgram();
+const JS102 = requireProgram("js102", "apt-get install libmozjs-102-dev");
 /** The jsc shell: on PATH in Debian 12's libjavascriptcoregtk-4.0-bin, under a webkit2gtk libexec dir elsewhere. */
-function findJsc(): string {
-  const candidates = [
-    ...(process.env.PATH ?? "").split(":").map((d) => join(d, "jsc")),
-    "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.0/jsc", "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/jsc",
-    "/usr/libexec/webkit2gtk-4.0/jsc", "/usr/libexec/webkit2gtk-4.1/jsc",
-  ];
-  return candidates.find((p) => existsSync(p)) ?? "jsc";
-}
+const JSC = requireProgram("jsc", "apt-get install libjavascriptcoregtk-4.0-bin", {
+  paths: ["/usr/lib/x86_64-linux-gnu/webkit2gtk-4.0/jsc", "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/jsc", "/usr/libexec/webkit2gtk-4.0/jsc", "/usr/libexec/webkit2gtk-4.1/jsc"],
+});
+const WASM_INTERP = requireProgram("wasm-interp", "apt-get install wabt");
 
 const denoCommand = (): [string, string[]] => {
   const bin = join(root, "node_modules/.bin/deno");
@@ -139,21 +140,16 @@ async function runDeno(): Promise<Report> {
 }
 
 /** harness.runEstimates in a bare shell (shell-estimate.mjs as a module). */
-async function runShell(cmd: string, install: string): Promise<Report["estimates"]> {
-  const out = await run(cmd, ["-m", join(root, "test/portability/shell-estimate.mjs")], process.env, install);
+async function runShell(cmd: string): Promise<Report["estimates"]> {
+  const out = await run(cmd, ["-m", join(root, "test/portability/shell-estimate.mjs")]);
   const estimates = JSON.parse(out.trim().split("\n").pop()!);
   if (estimates.error) throw new Error(`${cmd}: ${estimates.error}`);
   return estimates;
 }
 
-async function runChromium(origin: string): Promise<Report> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install chromium (.ci/run does), or set LLC_CHROMIUM`);
+async function runChromium(executablePath: string, origin: string): Promise<Report> {
   const profile = mkdtempSync(join(work, "chromium-profile-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args: CHROMIUM_ARGS });
   const logs: string[] = [];
   try {
     const page = await context.newPage();
@@ -175,13 +171,12 @@ async function runChromium(origin: string): Promise<Report> {
 }
 
 // ------------------------------------------------------------------ setup
+// Each engine's report, started in before() for the engines that are here (undefined otherwise).
 let node: Report;
 let deno: Promise<Report>;
-let browser: Promise<Report>;
-let spidermonkey: Promise<Report["estimates"]>;
-let javascriptcore: Promise<Report["estimates"]>;
-const INSTALL_JS102 = "apt-get install libmozjs-102-dev (.ci/run does)";
-const INSTALL_JSC = "apt-get install libjavascriptcoregtk-4.0-bin (.ci/run does)";
+let browser: Promise<Report> | undefined;
+let spidermonkey: Promise<Report["estimates"]> | undefined;
+let javascriptcore: Promise<Report["estimates"]> | undefined;
 let origin = "";
 let server: Server | undefined;
 const started = performance.now();
@@ -193,10 +188,10 @@ test.before(async () => {
   ({ server, origin } = await serve());
   // The other engines run while Node computes its own report.
   deno = withTimeout(runDeno(), "deno");
-  browser = withTimeout(runChromium(origin), "chromium");
-  spidermonkey = runShell("js102", INSTALL_JS102);
-  javascriptcore = runShell(findJsc(), INSTALL_JSC);
-  for (const p of [deno, browser, spidermonkey, javascriptcore]) p.catch(() => {});
+  if (CHROMIUM.path) browser = withTimeout(runChromium(CHROMIUM.path, origin), "chromium");
+  if (JS102.path) spidermonkey = runShell(JS102.path);
+  if (JSC.path) javascriptcore = runShell(JSC.path);
+  for (const p of [deno, browser, spidermonkey, javascriptcore]) p?.catch(() => {});
   const lib = await import(pathToFileURL(join(root, "build/index.js")).href);
   mkdirSync(join(work, "node", "job"), { recursive: true });
   node = { runtime: `node ${process.version}`, ...(await runPortability(lib, nodeHost, join(work, "node", "job"))) };
@@ -249,14 +244,14 @@ test("Deno: byte-identical result JSON (both builds, and a runEstimateJob file t
   compareRuntime("deno", await deno);
 });
 
-test("Chromium: byte-identical result JSON (both builds, and a runEstimateJob file through the browser host)", async () => {
-  compareRuntime("chromium", await browser);
+testNeeding(test, [CHROMIUM], "Chromium: byte-identical result JSON (both builds, and a runEstimateJob file through the browser host)", async () => {
+  compareRuntime("chromium", await browser!);
 });
 
 /** selfTest alone in a classic shell script (shell-selftest.js): no library, no module loader, no promises. */
-async function shellSelfTest(name: string, cmd: string, args: (wasm: string) => string[], install: string): Promise<void> {
+async function shellSelfTest(name: string, cmd: string, args: (wasm: string) => string[]): Promise<void> {
   for (const variant of VARIANTS) {
-    const out = await run(cmd, args(join(root, `build/llc-${variant}.wasm`)), process.env, install);
+    const out = await run(cmd, args(join(root, `build/llc-${variant}.wasm`)));
     const report = JSON.parse(out.trim().split("\n").pop()!);
     assert.ok(report.simd, `${name} validates fixed-width SIMD`);
     assert.is(report.selfTest, node.estimates.simd.selfTest, `${name} selfTest (${variant})`);
@@ -264,26 +259,25 @@ async function shellSelfTest(name: string, cmd: string, args: (wasm: string) => 
 }
 const script = join(root, "test/portability/shell-selftest.js");
 
-test("SpiderMonkey (js102 shell): byte-identical result JSON and selfTest, both builds", async () => {
-  await shellSelfTest("spidermonkey", "js102", (wasm) => [script, wasm], INSTALL_JS102);
-  const estimates = await spidermonkey;
+testNeeding(test, [JS102], "SpiderMonkey (js102 shell): byte-identical result JSON and selfTest, both builds", async () => {
+  await shellSelfTest("spidermonkey", JS102.path!, (wasm) => [script, wasm]);
+  const estimates = await spidermonkey!;
   compareEstimates("spidermonkey", estimates);
   seen.push(`spidermonkey ${estimates.simd.selfTest}/${estimates.scalar.selfTest}`);
 });
 
-test("JavaScriptCore (jsc shell): byte-identical result JSON and selfTest, both builds", async () => {
-  await shellSelfTest("javascriptcore", findJsc(), (wasm) => [script, "--", wasm], INSTALL_JSC);
-  const estimates = await javascriptcore;
+testNeeding(test, [JSC], "JavaScriptCore (jsc shell): byte-identical result JSON and selfTest, both builds", async () => {
+  await shellSelfTest("javascriptcore", JSC.path!, (wasm) => [script, "--", wasm]);
+  const estimates = await javascriptcore!;
   compareEstimates("javascriptcore", estimates);
   seen.push(`javascriptcore ${estimates.simd.selfTest}/${estimates.scalar.selfTest}`);
 });
 
-test("wabt interpreter (wasm-interp): selfTest gives Node's hash, both builds", async () => {
+testNeeding(test, [WASM_INTERP], "wabt interpreter (wasm-interp): selfTest gives Node's hash, both builds", async () => {
   const hashes: string[] = [];
   for (const variant of VARIANTS) {
     // --run-all-exports calls every export without parameters (resetHeap, selfTest); env.abort is a dummy.
-    const out = await run("wasm-interp", [join(root, `build/llc-${variant}.wasm`), "--dummy-import-func", "--run-all-exports"],
-      process.env, "apt-get install wabt (.ci/run does)");
+    const out = await run(WASM_INTERP.path!, [join(root, `build/llc-${variant}.wasm`), "--dummy-import-func", "--run-all-exports"]);
     const m = /^selfTest\(\) => i32:(\d+)$/m.exec(out);
     assert.ok(m, `no selfTest line in wasm-interp output:\n${out}`);
     hashes.push((Number(m![1]) >>> 0).toString(16).padStart(8, "0"));

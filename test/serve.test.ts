@@ -11,9 +11,9 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { request, type Server } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { collectErrors, launchChromium, noChromium } from "./browser.ts";
+import { CHROMIUM, collectErrors, launchChromium } from "./browser.ts";
 import { serve, CONTENT_SECURITY_POLICY } from "../src/platform/node-server.ts";
-import { scratchDir } from "./helpers.ts";
+import { scratchDir, testNeeding } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const work = scratchDir("llc-serve-");
@@ -116,8 +116,7 @@ test("every response carries the CSP: no inline script, no eval but WebAssembly'
   assert.not.match(html, /\sstyle\s*=|<style\b/i, "inline style");
 });
 
-if (noChromium) console.log(`skipped: the page under the CSP in Chromium: ${noChromium}`);
-(noChromium ? test.skip : test)("the page runs an estimate under the CSP in Chromium, with no violation reported", async () => {
+testNeeding(test, [CHROMIUM], "the page runs an estimate under the CSP in Chromium, with no violation reported", async () => {
   const { server, origin } = await serve({ port: 0 });
   const context = await launchChromium(join(work, "profile"));
   const errors = collectErrors(context);

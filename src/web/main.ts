@@ -21,6 +21,7 @@ import {
 } from "../index.ts";
 import { runningLlc, meanOf, trendCheck, malaCheck } from "./diagnostics.ts";
 import { chartsToSvg, niceTicks, tickLabel, type SvgPanel } from "./svg.ts";
+import { describeModel, fmt, otherSettings, resultCaption, resultTitle } from "./describe.ts";
 import type { InputsReply, InputsRequest } from "./inputs-worker.ts";
 
 type CaseName = keyof typeof exampleCases;
@@ -132,8 +133,6 @@ function clearMessages(): void {
 }
 
 // ── number formatting ───────────────────────────────────────────────────────
-const fmt = (v: number | null | undefined, digits = 3) =>
-  v === null || v === undefined || !Number.isFinite(v) ? "–" : Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : v.toFixed(digits);
 const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${(ms / 1000).toFixed(1)} s`);
 const shape = (t: Tensor) => `[${t.shape.join(", ")}]`;
 
@@ -158,13 +157,6 @@ function baseConfig(): { config?: EstimateConfig; label: string; trueLambda?: nu
   return { config: files.config?.value, label: files.config?.name.replace(/\.json$/i, "") ?? "files" };
 }
 
-function describeModel(config: EstimateConfig): string {
-  const m = config.model as { kind: string; sizes?: number[]; activation?: string; bias?: boolean; powers?: number[] };
-  if (m.kind === "mlp") return `MLP ${m.sizes?.join("→")}, ${m.activation}${m.bias ? ", bias" : ""}`;
-  if (m.kind === "polynomial") return `polynomial x·∏w_i^p_i, powers ${JSON.stringify(m.powers)}`;
-  return m.kind;
-}
-
 /** Refill the sampler fields (and the notes under them) from the base config. */
 function onBaseChange(): void {
   const { config, trueLambda, lambdaSource } = baseConfig();
@@ -179,9 +171,7 @@ function onBaseChange(): void {
   ui.draws.value = String(s.draws);
   ui.epsilon.value = String(s.epsilon);
   ui.gamma.value = String(s.gamma);
-  ui.samplerRest.textContent =
-    `from the config: ${s.method} · batch ${s.batch_size} · nβ ${s.nbeta === "default" ? "default (b / ln b)" : s.nbeta} · seed ${s.seed}` +
-    ` · burn-in ${s.burnin} · thin ${s.thin} · L0 ${s.init_loss}` + (s.bounding_box !== null ? ` · box ${s.bounding_box}` : "");
+  ui.samplerRest.textContent = `from the config: ${otherSettings(config).join(" · ")}`;
   // The charts keep showing the last run until the next one starts.
   if (!charts) resetCharts(s.chains, s.draws, trueLambda);
 }
@@ -214,6 +204,7 @@ async function loadFile(file: File, slot?: "config" | "weights" | "data"): Promi
     } catch (e) {
       files.config = { name: file.name, error: e };
       showError(e, `Config ${file.name}`);
+      clearRun();
     }
   } else {
     let tensors: Map<string, Tensor> | undefined, error: unknown;
@@ -224,7 +215,10 @@ async function loadFile(file: File, slot?: "config" | "weights" | "data"): Promi
     }
     slot ??= tensors && (tensors.has("tokens") || (tensors.has("x") && tensors.has("y"))) ? "data" : "weights";
     files[slot] = { name: file.name, value: tensors, error };
-    if (error) showError(error, `${slot === "data" ? "Data" : "Weights"} ${file.name}`);
+    if (error) {
+      showError(error, `${slot === "data" ? "Data" : "Weights"} ${file.name}`);
+      clearRun();
+    }
   }
   renderFileStatus();
   setSource("files");
@@ -369,7 +363,7 @@ class LiveRun {
 let live: LiveRun | undefined;
 let charts: { loss: uPlot; llc: uPlot } | undefined;
 let controller: AbortController | undefined;
-let lastResult: { result: EstimateResult; label: string } | undefined;
+let lastResult: { result: EstimateResult; label: string; trueLambda?: number } | undefined;
 let renderTimer: ReturnType<typeof setTimeout> | undefined;
 let lastRender = 0;
 let runStarted = 0, samplingStarted = 0;
@@ -380,8 +374,10 @@ function chartWidth(): number {
 
 function makeCharts(chains: number, draws: number, trueLambda?: number): { loss: uPlot; llc: uPlot } {
   const width = chartWidth();
-  const x: uPlot.Series = { label: "draw" };
-  const chain = (c: number, alpha = ""): uPlot.Series => ({ label: `chain ${c}`, stroke: color(c) + alpha, width: 1.25, spanGaps: true, points: { show: false } });
+  // The legends show each series' value at the hovered draw (legend.live), in the chain table's format.
+  const value = (_u: uPlot, v: number | null) => fmt(v);
+  const x: uPlot.Series = { label: "draw", value: (_u, v) => (v === null ? "–" : String(v)) };
+  const chain = (c: number, alpha = ""): uPlot.Series => ({ label: `chain ${c}`, stroke: color(c) + alpha, width: 1.25, spanGaps: true, points: { show: false }, value });
   const common = (title: string, yLabel: string): Omit<uPlot.Options, "series"> => ({
     title, width, height: 280,
     scales: { x: { time: false, range: () => [0, Math.max(1, draws - 1)] } },
@@ -396,8 +392,8 @@ function makeCharts(chains: number, draws: number, trueLambda?: number): { loss:
   });
   const lossSeries = [x, ...Array.from({ length: chains }, (_, c) => chain(c))];
   const llcSeries: uPlot.Series[] = [x, ...Array.from({ length: chains }, (_, c) => chain(c, "99")),
-    { label: "mean", stroke: "#222", width: 2.5, spanGaps: true, points: { show: false } }];
-  if (trueLambda !== undefined) llcSeries.push({ label: "true λ", stroke: "#888", width: 1.5, dash: [6, 4], points: { show: false } });
+    { label: "mean", stroke: "#222", width: 2.5, spanGaps: true, points: { show: false }, value }];
+  if (trueLambda !== undefined) llcSeries.push({ label: "true λ", stroke: "#888", width: 1.5, dash: [6, 4], points: { show: false }, value });
   const empty = (n: number): uPlot.AlignedData => [[], ...Array.from({ length: n - 1 }, () => [])];
   ui.lossChart.replaceChildren();
   ui.llcChart.replaceChildren();
@@ -405,6 +401,24 @@ function makeCharts(chains: number, draws: number, trueLambda?: number): { loss:
     loss: new uPlot({ ...common("Minibatch loss per chain", "loss"), series: lossSeries }, empty(lossSeries.length), ui.lossChart),
     llc: new uPlot({ ...common("Running λ̂ = nβ·(running mean of loss − L0)", "λ̂"), series: llcSeries }, empty(llcSeries.length), ui.llcChart),
   };
+}
+
+/** No charts, chain rows, λ̂ or downloads: after a validation error the page must not show the previous run as if it were this one's. */
+function clearRun(): void {
+  if (controller) return; // a run under way owns the charts
+  if (renderTimer !== undefined) clearTimeout(renderTimer), (renderTimer = undefined);
+  lastResult = window.__llcResult = undefined;
+  setDownloads(false);
+  ui.llcValue.textContent = "–";
+  delete ui.llcValue.dataset.value;
+  ui.facts.replaceChildren();
+  ui.progress.value = 0;
+  charts?.loss.destroy();
+  charts?.llc.destroy();
+  charts = live = undefined;
+  ui.lossChart.replaceChildren();
+  ui.llcChart.replaceChildren();
+  ui.chainRows.replaceChildren();
 }
 
 function resetCharts(chains: number, draws: number, trueLambda?: number): void {
@@ -495,6 +509,7 @@ async function run(): Promise<void> {
     ({ initLoss, nbeta } = prepareEstimate(await createEngine(module, variant), config, inputs));
   } catch (e) {
     showError(e, "Cannot run");
+    clearRun();
     ui.status.textContent = "Not started.";
     setState("error");
     return;
@@ -561,7 +576,7 @@ function finish(result: EstimateResult | undefined, state: State, label: string,
     return;
   }
   window.__llcResult = result;
-  lastResult = { result, label };
+  lastResult = { result, label, trueLambda: live?.trueLambda };
   setDownloads(true);
 
   const mean = result["llc/mean"], std = result["llc/std"];
@@ -656,37 +671,34 @@ function chartPanels(): SvgPanel[] {
   return [panel(charts.loss, "loss"), panel(charts.llc, "λ̂")];
 }
 
-function caption(): string {
-  const r = lastResult?.result;
-  if (!r) return "";
-  const s = r.config.sampler;
-  return `${lastResult!.label}: λ̂ = ${fmt(r["llc/mean"])} ± ${fmt(r["llc/std"])} · ${r.chains_completed}/${s.chains} chains × ${s.draws} draws · ε ${s.epsilon} · γ ${s.gamma} · nβ ${fmt(r.nbeta)} · ${r.status}`;
+/** Both charts with a heading (the case, λ̂ ± std) and a caption (the model, every sampler setting). */
+function plotSvg(): string {
+  const r = lastResult;
+  return chartsToSvg(chartPanels(), r ? { title: resultTitle(r.label, r.result), caption: resultCaption(r.result, r.trueLambda) } : {});
+}
+
+/** The PNG download: the SVG drawn on a canvas at twice its size, so it carries the same heading, legends and caption. */
+async function svgToPng(svg: string, scale = 2): Promise<Blob> {
+  const url = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
+  try {
+    const image = new Image();
+    image.src = url;
+    await image.decode();
+    const canvas = el("canvas", { width: Math.round(image.naturalWidth * scale), height: Math.round(image.naturalHeight * scale) });
+    canvas.getContext("2d")!.drawImage(image, 0, 0, canvas.width, canvas.height);
+    return await new Promise<Blob>((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("canvas.toBlob gave no PNG"))), "image/png"));
+  } finally {
+    URL.revokeObjectURL(url);
+  }
 }
 
 ui.downloadJson.onclick = () => {
   if (lastResult) save(new Blob([JSON.stringify(lastResult.result, null, 1) + "\n"], { type: "application/json" }), `${fileLabel()}-result.json`);
 };
-ui.downloadSvg.onclick = () => save(new Blob([chartsToSvg(chartPanels(), { caption: caption() })], { type: "image/svg+xml" }), `${fileLabel()}-chains.svg`);
+ui.downloadSvg.onclick = () => save(new Blob([plotSvg()], { type: "image/svg+xml" }), `${fileLabel()}-chains.svg`);
 ui.downloadPng.onclick = () => {
   if (!charts) return;
-  // uPlot draws axes and lines on its canvas; titles are HTML, so they are drawn here.
-  const canvases = [charts.loss, charts.llc].map((u) => ({ canvas: u.ctx.canvas, title: u.root.querySelector(".u-title")?.textContent ?? "" }));
-  const ratio = window.devicePixelRatio || 1, titleH = Math.round(28 * ratio);
-  const out = document.createElement("canvas");
-  out.width = Math.max(...canvases.map((c) => c.canvas.width));
-  out.height = canvases.reduce((h, c) => h + titleH + c.canvas.height, 0);
-  const ctx = out.getContext("2d")!;
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, out.width, out.height);
-  let y = 0;
-  for (const c of canvases) {
-    ctx.fillStyle = "#222";
-    ctx.font = `600 ${Math.round(14 * ratio)}px system-ui, sans-serif`;
-    ctx.fillText(c.title, 12 * ratio, y + 19 * ratio);
-    ctx.drawImage(c.canvas, 0, y + titleH);
-    y += titleH + c.canvas.height;
-  }
-  out.toBlob((blob) => blob && save(blob, `${fileLabel()}-chains.png`), "image/png");
+  svgToPng(plotSvg()).then((blob) => save(blob, `${fileLabel()}-chains.png`), (e) => showError(e, "Plot PNG"));
 };
 
 // ── wiring ─────────────────────────────────────────────────────────────────

@@ -1,7 +1,9 @@
 // A small SVG writer for the page's charts (the "plot as SVG" download): panels
 // stacked vertically, each with a frame, "nice" ticks, one polyline per series
 // (null values are skipped and the line joins across them, as the live chart
-// does), and a legend. Plain strings, no DOM, so Node can test it.
+// does), and a legend; a heading above them and caption lines below. Plain
+// strings, no DOM, so Node can test it. The page's PNG download is this SVG drawn
+// onto a canvas, so both carry the same heading, legends and caption.
 
 export interface SvgSeries {
   label: string;
@@ -22,8 +24,10 @@ export interface SvgPanel {
 export interface SvgOptions {
   width?: number;
   panelHeight?: number;
-  /** A line of text under the panels (the run's settings). */
-  caption?: string;
+  /** A heading above the panels (the page: the case and λ̂ ± std). */
+  title?: string;
+  /** Lines of text under the panels (the page: the model and the sampler settings). */
+  caption?: string | string[];
 }
 
 const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
@@ -124,15 +128,18 @@ function panelSvg(panel: SvgPanel, top: number, width: number, height: number): 
 /** The panels as one standalone SVG document. */
 export function chartsToSvg(panels: SvgPanel[], options: SvgOptions = {}): string {
   const width = options.width ?? 900, height = options.panelHeight ?? 340;
-  const captionH = options.caption ? 28 : 0;
-  const total = panels.length * height + captionH;
-  const body = panels.map((p, i) => panelSvg(p, i * height, width, height)).join("\n");
-  const caption = options.caption ? `\n<text x="72" y="${total - 10}" class="caption">${escape(options.caption)}</text>` : "";
+  const lines = typeof options.caption === "string" ? [options.caption] : options.caption ?? [];
+  const titleH = options.title ? 36 : 0, captionH = lines.length ? 12 + 16 * lines.length : 0;
+  const total = titleH + panels.length * height + captionH;
+  const out: string[] = [];
+  if (options.title) out.push(`<text x="16" y="25" class="heading">${escape(options.title)}</text>`);
+  panels.forEach((p, i) => out.push(panelSvg(p, titleH + i * height, width, height)));
+  lines.forEach((line, i) => out.push(`<text x="16" y="${total - captionH + 16 * (i + 1)}" class="caption">${escape(line)}</text>`));
   return `<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${total}" viewBox="0 0 ${width} ${total}" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="11">
-<style>text{fill:#333}.title{font-size:14px;font-weight:600}.axis{font-size:12px}.caption{fill:#666}.frame{fill:none;stroke:#999}.grid{stroke:#e5e5e5}</style>
+<style>text{fill:#333}.heading{font-size:18px;font-weight:600}.title{font-size:14px;font-weight:600}.axis{font-size:12px}.caption{fill:#555}.frame{fill:none;stroke:#999}.grid{stroke:#e5e5e5}</style>
 <rect width="100%" height="100%" fill="#fff"/>
-${body}${caption}
+${out.join("\n")}
 </svg>
 `;
 }
