@@ -10,12 +10,13 @@ import { nodeWorkers } from "./platform/node-workers.ts";
 import { runEstimateJob, resultJson } from "./job.ts";
 import { createEngine, type Variant } from "./engine.ts";
 import { estimate } from "./estimator.ts";
+import { resultWarnings } from "./web/diagnostics.ts";
 import { builtinCases, exampleCases } from "./cases.ts";
 import { writeSafetensors } from "./io/safetensors.ts";
 import type { Progress } from "./sampler.ts";
 
 const USAGE = `usage:
-  llc estimate --config FILE [--out FILE] [--quiet] [--variant simd|scalar] [--workers N]
+  llc estimate --config FILE [--out FILE] [--force] [--quiet] [--variant simd|scalar] [--workers N]
                                                  --workers N: chains on N threads, same result (default: sampler.workers; 0 = one per core)
   llc table [--quick] [--variant simd|scalar]     LLC of built-in models with known λ
   llc train [--config FILE | --out DIR] [--quiet] [--variant simd|scalar]
@@ -85,20 +86,27 @@ function progressReporter(quiet: boolean): (p: Progress) => void {
 }
 
 async function estimateCommand(args: string[]): Promise<void> {
-  const flags = parseFlags(args, { config: "value", out: "value", quiet: "flag", variant: "value", workers: "value" });
+  const flags = parseFlags(args, { config: "value", out: "value", quiet: "flag", variant: "value", workers: "value", force: "flag" });
   if (typeof flags.config !== "string") throw new UsageError("estimate: --config FILE is required");
   const out = typeof flags.out === "string" ? flags.out : undefined;
   const quiet = flags.quiet === true;
   const result = await runEstimateJob(nodeHost, flags.config, {
     out,
+    force: flags.force === true,
     variant: variantOf(flags),
     workers: workersOf(flags),
     spawn: nodeWorkers(),
     onProgress: progressReporter(quiet),
     onResume: (n) => quiet || process.stderr.write(`resuming: ${n} chain(s) already in ${out}\n`),
+    onFinished: () => quiet || process.stderr.write(`${out} already holds this job's finished result (nothing recomputed; --force to recompute it)\n`),
   });
   if (!out) process.stdout.write(resultJson(result));
   else if (!quiet) process.stderr.write(`llc/mean ${result["llc/mean"]} ± ${result["llc/std"]} → ${out}\n`);
+  // The page's warnings (src/web/diagnostics.ts), on stderr: a number ε has biased should not pass without a word.
+  if (!quiet) for (const w of resultWarnings(result)) process.stderr.write(`warning: ${w.title}: ${w.text}\n`);
+  if (result.status === "diverged")
+    throw new Error(`${result.diverged_chains!.length} of ${result.config.sampler.chains} chains diverged (first: ${result.error}); ` +
+      `the result${out ? ` in ${out}` : ""} has status "diverged" and λ̂ over the ${result.chains_completed} healthy chain(s)`);
 }
 
 async function tableCommand(args: string[]): Promise<void> {
@@ -268,14 +276,14 @@ async function sweepCommand(args: string[]): Promise<void> {
       say(`[${pair.index + 1}/${pair.total}] step ${row.step} ${row.restrict}: ${value}  (${seconds} s)`);
     },
   });
-  const errors = [...result.rows.values()].filter((r) => r.status === "error");
+  const errors = [...result.rows.values()].filter((r) => r.status === "error" || r.status === "diverged");
   const chains = [...result.rows.values()][0]?.sampler.chains;
   process.stdout.write(
     `refined LLC λ̂, mean ± std over ${chains} chains, data ${JSON.stringify(typeof flags.data === "string" ? flags.data : "mix")}; ` +
       `${result.estimated} estimated, ${result.skipped} already in ${result.out}\n\n${result.table}`,
   );
   if (errors.length)
-    throw new Error(`${errors.length} of ${result.rows.size} estimates diverged (status "error" in ${result.out}, first: step ${errors[0].step} ${errors[0].restrict}: ${errors[0].error})`);
+    throw new Error(`${errors.length} of ${result.rows.size} estimates had a diverged chain (status "error" or "diverged" in ${result.out}, first: step ${errors[0].step} ${errors[0].restrict}: ${errors[0].error})`);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -214,6 +214,9 @@ function restrictionMask(layout: Layout, c: Config, mask: usize): void {
       }
       for (let k = 0; k < entry.mask.length; k++) store<f32>(mask + (<usize>(v.offset + <f64>k) << 2), <f32>entry.mask[k]);
     }
+    let frees = false;
+    for (let k: f64 = 0; k < layout.size; k++) if (load<f32>(mask + (<usize>k << 2)) != 0) frees = true;
+    if (!frees) configError(c.entries.length == 1 ? "restrict." + c.entries[0].name : "restrict", 'every mask entry is 0, so no parameter moves; give at least one 1 (or "all")');
     return;
   }
   for (let k: f64 = 0; k < layout.size; k++) store<f32>(mask + (<usize>k << 2), 1);
@@ -401,7 +404,7 @@ function hex8(v: u32): string {
 /** src/io/results.ts fingerprint(config JSON with workers 1, weight bytes, data bytes). */
 function jobFingerprint(c: Config, weightBytes: FileBytes, dataBytes: FileBytes): string {
   const text = new CharSink();
-  writeConfig(new JsonWriter(text, 0), c, 1);
+  writeConfig(new JsonWriter(text, 0), c, 1, false);
   const utf8 = new ByteSink();
   encodeUtf8(text.ptr, text.len, utf8);
   let h: u32 = 0x811c9dc5;
