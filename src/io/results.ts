@@ -24,11 +24,10 @@ const TRACE_KEYS = [
 ] as const;
 
 const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
-const numbers = (v: unknown, length: number): v is number[] => Array.isArray(v) && v.length === length && v.every(finite);
 
 /**
  * Chain `c` of a previous result, if its traces are exactly what the job makes: a
- * healthy chain has `draws` finite values in every trace (MALA: numbers or null);
+ * healthy chain has `draws` finite losses and `draws` values in every other trace;
  * a diverged one (listed in diverged_chains) stops at its diverged draw, its loss
  * ending with the non-finite value (null in JSON). Anything else: undefined (redo it).
  */
@@ -55,8 +54,10 @@ function chainFrom(r: Partial<ResultFile>, c: number, sampler: SamplerConfig): C
       traces.loss = last ? [...(values.slice(0, draws) as number[]), NaN] : [...(values as number[])];
       continue;
     }
-    if (!numbers(values, draws)) return undefined;
-    traces[name] = values;
+    // A norm may overflow before the loss does (a chain on its way to diverge): JSON
+    // wrote it as null, read back as NaN, which JSON writes as null again.
+    if (!Array.isArray(values) || values.length !== draws || !values.every((v) => v === null || finite(v))) return undefined;
+    traces[name] = values.map((v) => (v === null ? NaN : v));
   }
   const mala = r["mala_accept/trace"]?.[c];
   if (!Array.isArray(mala) || mala.length !== draws || !mala.every((v) => v === null || finite(v))) return undefined;
