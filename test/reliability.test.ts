@@ -233,7 +233,20 @@ test("a fail_fast error result resumes its healthy chains: rerun without fail_fa
 // ------------------------------------------------------------ the transformer: checkpoint and training runs
 const model = { kind: "transformer", n_layers: 1, n_heads: 2, d_model: 16, d_head: 8, n_ctx: 16, d_vocab: 260, positional_embedding: "shortformer" };
 const trainConfig = { model, data: { vocab_size: 260, max_bytes_per_corpus: 20_000 }, batch_size: 4, steps: 40, checkpoints: [0, 20], eval_every: 10, eval_sequences: 8, out: "run" };
-const train = (config: unknown, options: { onLog?: () => void } = {}) => runTrainingJob(nodeHost, { config, baseDir: dir }, { nodeModules, ...options });
+const train = (config: unknown, options: { onLog?: (line: { step: number }) => void } = {}) => runTrainingJob(nodeHost, { config, baseDir: dir }, { nodeModules, ...options });
+
+test("llc train's log reaches the disk as it goes, not only at checkpoints", async () => {
+  const log = join(dir, "run-log/log.jsonl");
+  const seen: number[] = [];
+  await train({ ...trainConfig, checkpoints: [0], out: "run-log" }, {
+    onLog: (line) => {
+      const lines = readFileSync(log, "utf8").trim().split("\n");
+      assert.equal(JSON.parse(lines[lines.length - 1]), line, `step ${line.step}: the line is on disk when it is reported`);
+      seen.push(line.step);
+    },
+  });
+  assert.ok(seen.includes(30), "a line between checkpoints was checked");
+});
 
 test("llc train with checkpoints that omit the last step still keeps the final weights and the whole log; a rerun trains nothing", async () => {
   const { dir: run, step } = await train(trainConfig);
@@ -269,14 +282,14 @@ test("a transformer config that contradicts the checkpoint's recorded model (pos
   const run = join(dir, "run");
   const path = join(dir, "standard.json");
   writeFileSync(path, JSON.stringify({
-    model: { ...model, positional_embedding: "standard" }, weights: "run/checkpoints/step-000040.safetensors", data: "run/data/mix-heldout.safetensors",
+    model: { ...model, positional_embedding: "standard" }, weights: "run/checkpoints/step-000020.safetensors", data: "run/data/mix-heldout.safetensors",
     sampler: { epsilon: 1e-3, gamma: 200, nbeta: 30, chains: 1, draws: 5, batch_size: 4 },
   }));
-  assert.ok(existsSync(join(run, "checkpoints/step-000040.safetensors")));
+  assert.ok(existsSync(join(run, "checkpoints/step-000020.safetensors")));
   const e = await rejection(runEstimateJob(nodeHost, path));
   assert.instance(e, InputError);
   assert.is(e.field, "model.positional_embedding");
-  assert.match(e.message, 'model.positional_embedding: the config says "standard", but the weights run/checkpoints/step-000040.safetensors were trained with "shortformer"');
+  assert.match(e.message, 'model.positional_embedding: the config says "standard", but the weights run/checkpoints/step-000020.safetensors were trained with "shortformer"');
 });
 
 test("llc train into a directory that cannot be written fails before any work, naming the path", async () => {
