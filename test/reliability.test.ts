@@ -129,12 +129,10 @@ test("an --out that cannot be written fails before any work, naming the path: un
   assert.match(e.message, `cannot create directory ${join(caseDir, "weights.safetensors")}`);
   assert.ok(!progressed, "no chain ran");
   // Node's recursive mkdir under /proc never returns; a plain one fails at once (the timeout only guards against a hang).
-  for (const command of [["estimate", "--config", config, "--out", "/proc/llc-test/x/result.json"], ["sweep", "--run", join(dir, "no-run"), "--sampler", config, "--out", "/proc/llc-test/s.jsonl"]]) {
-    const r = llc(command, 60_000);
-    assert.is(r.error, undefined, `${command[0]} did not return`);
-    assert.is(r.status, 1, r.stderr);
-  }
-  assert.match(llc(["estimate", "--config", config, "--out", "/proc/llc-test/x/result.json"], 60_000).stderr, /^llc: FileError: cannot create directory \/proc\/llc-test: no such file or directory \(ENOENT\)/);
+  const r = llc(["estimate", "--config", config, "--out", "/proc/llc-test/x/result.json"], 60_000);
+  assert.is(r.error, undefined, "llc estimate did not return");
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^llc: FileError: cannot create directory \/proc\/llc-test: no such file or directory \(ENOENT\)/);
 });
 
 test("a full disk: the error names the file and no temp file is left (tmpfs of 64 KiB in a user namespace)", () => {
@@ -290,6 +288,19 @@ test("a transformer config that contradicts the checkpoint's recorded model (pos
   assert.instance(e, InputError);
   assert.is(e.field, "model.positional_embedding");
   assert.match(e.message, 'model.positional_embedding: the config says "standard", but the weights run/checkpoints/step-000020.safetensors were trained with "shortformer"');
+});
+
+test("llc sweep into an --out that cannot be written, or onto its own sampler file, fails before any estimate, naming the path", () => {
+  const sampler = join(dir, "sweep-sampler.json");
+  writeFileSync(sampler, JSON.stringify({ epsilon: 1e-3, gamma: 200, nbeta: 30, chains: 1, draws: 5, batch_size: 4 }));
+  const r = llc(["sweep", "--run", join(dir, "run"), "--sampler", sampler, "--out", "/proc/llc-test/s.jsonl"], 60_000);
+  assert.is(r.error, undefined, "llc sweep did not return");
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /^llc: FileError: cannot create directory \/proc\/llc-test/);
+  const self = llc(["sweep", "--run", join(dir, "run"), "--sampler", sampler, "--out", sampler]);
+  assert.is(self.status, 1);
+  assert.match(self.stderr, "is the sweep's sampler file; writing rows there would destroy it");
+  assert.ok(JSON.parse(readFileSync(sampler, "utf8")).epsilon === 1e-3, "the sampler file is untouched");
 });
 
 test("llc train into a directory that cannot be written fails before any work, naming the path", async () => {
