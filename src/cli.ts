@@ -231,7 +231,7 @@ async function sweepCommand(args: string[]): Promise<void> {
   if (typeof flags.run !== "string") throw new UsageError("sweep: --run DIR is required (a run directory made by llc train)");
   if (typeof flags.sampler !== "string") throw new UsageError('sweep: --sampler FILE.json is required (the "sampler" section of an estimate config)');
   if (flags.restrict !== undefined && flags.heads !== undefined) throw new UsageError("sweep: give --restrict SELECTORS or --heads, not both");
-  const { readdir, open } = await import("node:fs/promises");
+  const { readdir } = await import("node:fs/promises");
   const { checkpointStepOf } = await import("./analysis/heads.ts");
   const { runSweep, parseSelectorList } = await import("./sweep.ts");
   const run = flags.run;
@@ -252,16 +252,8 @@ async function sweepCommand(args: string[]): Promise<void> {
     workers: workersOf(flags),
     spawn: nodeWorkers(),
     variant: variantOf(flags),
-    // Each row reaches the disk before the next estimate starts: a kill loses at most the estimate under way.
-    async appendText(path, text) {
-      const file = await open(path, "a");
-      try {
-        await file.write(text);
-        await file.datasync();
-      } finally {
-        await file.close();
-      }
-    },
+    // Rows are appended with nodeHost.appendText (write + datasync): each reaches the disk before the
+    // next estimate starts, so a kill loses at most the estimate under way.
     onResume: (done, total, out) => say(`resuming: ${done} of ${total} estimates already in ${out}`),
     onProgress: (p) => {
       const now = nodeHost.now();

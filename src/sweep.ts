@@ -77,8 +77,8 @@ export interface SweepOptions {
   spawn?: SpawnWorker;
   variant?: Variant;
   /**
-   * Append a line to a file, creating it if missing (Node: fs.appendFile + datasync).
-   * Without it each row rewrites the whole file through host.writeText (atomic, slower for long sweeps).
+   * Append a line to a file, creating it if missing (default: host.appendText, which Node's host
+   * has: append + datasync). Without either, each row rewrites the whole file through host.writeText.
    */
   appendText?: (path: string, text: string) => Promise<void>;
   /** Pairs already in the output file, skipped (called once, before any estimate). */
