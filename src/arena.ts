@@ -99,5 +99,10 @@ export function restrictionMask(
       mask[view.offset + i] = v;
     });
   }
+  // Every mask entry 0 frees no parameter: the chains would sit at w* and λ̂ ≈ 0 say nothing.
+  if (!mask.includes(1)) {
+    const names = Object.keys(restrict);
+    throw new ConfigError(names.length === 1 ? `restrict.${names[0]}` : "restrict", "every mask entry is 0, so no parameter moves; give at least one 1 (or \"all\")");
+  }
   return mask;
 }

@@ -144,9 +144,10 @@ export const SAMPLER_FLAGS: readonly FlagSpec[] = OVERRIDABLE.map((field) => {
   return { name: samplerFlagName(field), value, description: `sampler.${field}: ${description} (default ${JSON.stringify(SAMPLER_DEFAULTS[field])})` };
 });
 
-/** A flag's text as the JSON value a config would hold: a JSON number, null, or else the string itself. */
-export function flagValue(text: string): number | string | null {
+/** A flag's text as the JSON value a config would hold: a JSON number, null, true, false, or else the string itself. */
+export function flagValue(text: string): number | string | boolean | null {
   if (/^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/.test(text)) return Number(text);
+  if (text === "true" || text === "false") return text === "true";
   return text === "null" ? null : text;
 }
 

@@ -10,6 +10,7 @@ import { nodeWorkers } from "./platform/node-workers.ts";
 import { runEstimateJob, resultJson } from "./job.ts";
 import { createEngine, type Variant } from "./engine.ts";
 import { estimate, ENGINE_NAME, ENGINE_VERSION } from "./estimator.ts";
+import { resultWarnings } from "./web/diagnostics.ts";
 import { builtinCases, exampleCases } from "./cases.ts";
 import { writeSafetensors } from "./io/safetensors.ts";
 import { UsageError, SAMPLER_FLAGS, commandHelp, commandList, commandUsage, parseCommandLine, samplerOverrides, wantsHelp, type CommandSpec, type FlagSpec, type Flags } from "./cli-usage.ts";
@@ -50,6 +51,7 @@ async function estimateCommand(flags: Flags): Promise<void> {
   const progress = estimateProgress(line, () => nodeHost.now(), "estimate");
   const result = await runEstimateJob(nodeHost, String(flags.config), {
     out,
+    force: flags.force === true,
     variant: variantOf(flags),
     workers: workersOf(flags),
     sampler: samplerOverrides(flags),
@@ -59,9 +61,15 @@ async function estimateCommand(flags: Flags): Promise<void> {
       progress.resume(n);
       if (!quiet) line.log(`resuming: ${n} chain(s) already in ${out}`);
     },
+    onFinished: () => quiet || process.stderr.write(`${out} already holds this job's finished result (nothing recomputed; --force to recompute it)\n`),
   }).finally(() => line.clear());
   if (!out) process.stdout.write(resultJson(result));
   else if (!quiet) process.stderr.write(`llc/mean ${result["llc/mean"]} ± ${result["llc/std"]} → ${out}\n`);
+  // The page's warnings (src/web/diagnostics.ts), on stderr: a number ε has biased should not pass without a word.
+  if (!quiet) for (const w of resultWarnings(result)) process.stderr.write(`warning: ${w.title}: ${w.text}\n`);
+  if (result.status === "diverged")
+    throw new Error(`${result.diverged_chains!.length} of ${result.config.sampler.chains} chains diverged (first: ${result.error}); ` +
+      `the result${out ? ` in ${out}` : ""} has status "diverged" and λ̂ over the ${result.chains_completed} healthy chain(s)`);
 }
 
 async function tableCommand(flags: Flags): Promise<void> {
@@ -208,7 +216,7 @@ async function headsCommand(flags: Flags): Promise<void> {
  */
 async function sweepCommand(flags: Flags): Promise<void> {
   if (flags.restrict !== undefined && flags.heads !== undefined) throw new UsageError("give --restrict SELECTORS or --heads, not both");
-  const { readdir, open } = await import("node:fs/promises");
+  const { readdir } = await import("node:fs/promises");
   const { checkpointStepOf } = await import("./analysis/heads.ts");
   const { runSweep, parseSelectorList } = await import("./sweep.ts");
   const run = String(flags.run);
@@ -231,16 +239,8 @@ async function sweepCommand(flags: Flags): Promise<void> {
     workers: workersOf(flags),
     spawn: nodeWorkers(),
     variant: variantOf(flags),
-    // Each row reaches the disk before the next estimate starts: a kill loses at most the estimate under way.
-    async appendText(path, text) {
-      const file = await open(path, "a");
-      try {
-        await file.write(text);
-        await file.datasync();
-      } finally {
-        await file.close();
-      }
-    },
+    // Rows are appended with nodeHost.appendText (write + datasync): each reaches the disk before the
+    // next estimate starts, so a kill loses at most the estimate under way.
     onResume: (done, total, out) => say(`resuming: ${done} of ${total} estimates already in ${out}`),
     onStart: (pair) => {
       line.restart();
@@ -254,14 +254,14 @@ async function sweepCommand(flags: Flags): Promise<void> {
       say(`[${pair.index + 1}/${pair.total}] step ${row.step} ${row.restrict}: ${value}  (${seconds} s)`);
     },
   }).finally(() => line.clear());
-  const errors = [...result.rows.values()].filter((r) => r.status === "error");
+  const errors = [...result.rows.values()].filter((r) => r.status === "error" || r.status === "diverged");
   const chains = [...result.rows.values()][0]?.sampler.chains;
   process.stdout.write(
     `refined LLC λ̂, mean ± std over ${chains} chains, data ${JSON.stringify(typeof flags.data === "string" ? flags.data : "mix")}; ` +
       `${result.estimated} estimated, ${result.skipped} already in ${result.out}\n\n${result.table}`,
   );
   if (errors.length)
-    throw new Error(`${errors.length} of ${result.rows.size} estimates diverged (status "error" in ${result.out}, first: step ${errors[0].step} ${errors[0].restrict}: ${errors[0].error})`);
+    throw new Error(`${errors.length} of ${result.rows.size} estimates had a diverged chain (status "error" or "diverged" in ${result.out}, first: step ${errors[0].step} ${errors[0].restrict}: ${errors[0].error})`);
 }
 
 // ── the command table: one entry per command (adding one is an entry plus its function) ──
@@ -278,6 +278,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     flags: [
       { name: "config", value: "FILE", required: true, description: "the estimate config (JSON; paths in it resolve against its directory)" },
       { name: "out", value: "FILE", description: "write the result here after every chain (a rerun resumes); without it, the result JSON goes to stdout" },
+      { name: "force", description: "replace --out even when it holds another job's result, or this job's finished one" },
       WORKERS, QUIET, VARIANT, ...SAMPLER_FLAGS,
     ],
     reads: "the config's model (for a checkpoint of llc train it may be omitted: taken from the weights' __metadata__.model), loss, weights, data, sampler.*, restrict",

@@ -370,6 +370,12 @@ export interface SamplerConfig {
   eps: number;
   /** Chains run on this many workers (threads); 0 = one per core. The result is the same for any value. */
   workers: number;
+  /**
+   * Stop at the first diverged chain (status "error", the draws so far kept), as
+   * devinterp does; false (the default) runs every chain and estimates over the
+   * healthy ones (status "diverged", the diverged ones listed).
+   */
+  fail_fast: boolean;
 }
 
 /** Tensor name → "all" its entries, or a flat 0/1 mask over them. */
@@ -413,6 +419,7 @@ export const SAMPLER_DEFAULTS: SamplerConfig = Object.freeze({
   alpha: 0.99,
   eps: 0.1,
   workers: 0,
+  fail_fast: false,
 });
 
 const SAMPLER_KEYS = Object.keys(SAMPLER_DEFAULTS);
@@ -440,6 +447,7 @@ export const SAMPLER_FIELD_DOCS: Readonly<Record<keyof SamplerConfig, readonly [
   alpha: ["X", "RMSprop decay (rmsprop_sgld)"],
   eps: ["X", "RMSprop eps (rmsprop_sgld)"],
   workers: ["N", "threads for the chains; 0 = one per core (never changes a bit)"],
+  fail_fast: ["true|false", "stop at the first diverged chain (status error) instead of running every chain"],
 });
 
 // What devinterp 1.3.2 calls these, so a config ported from Python gets pointed at our name.
@@ -485,6 +493,7 @@ export function parseSamplerConfig(raw: unknown, path = "sampler"): SamplerConfi
     alpha: orDefault(f.alpha, d.alpha, (v) => expectNumber(v, at("alpha"), { greaterThan: 0, lessThan: 1 })),
     eps: orDefault(f.eps, d.eps, (v) => expectNumber(v, at("eps"), positive)),
     workers: orDefault(f.workers, d.workers, (v) => expectInteger(v, at("workers"), { min: 0 })),
+    fail_fast: orDefault(f.fail_fast, d.fail_fast, (v) => expectBoolean(v, at("fail_fast"))),
   };
 }
 
@@ -571,7 +580,10 @@ function parseRestriction(raw: unknown, path: string): Restriction | null {
       expected: 'a non-empty list of selectors such as ["l0h3", "embed"]',
     });
   }
-  const entries = Object.entries(expectRecord(raw, path)).map(([name, value]) => {
+  const record = expectRecord(raw, path);
+  // An empty restriction frees no parameter: λ̂ would be ≈ 0 whatever the model (as `restrict: []`).
+  if (Object.keys(record).length === 0) fail(path, 'a non-empty object of tensor names → "all" or a 0/1 mask (or null: every weight moves)', raw);
+  const entries = Object.entries(record).map(([name, value]) => {
     const at = joinField(path, name);
     if (value === "all") return [name, "all"] as const;
     if (!Array.isArray(value) || value.length === 0) fail(at, MASK_EXPECTED, value, didYouMean(value, ["all"]));

@@ -7,7 +7,9 @@ import type { Engine } from "./engine.ts";
 import type { EstimateConfig, SamplerConfig, TransformerConfig } from "./config.ts";
 import { formatShape, restrictionMask, type Layout } from "./arena.ts";
 import { modelDims, modelLayout, planModel, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
-import { createChainRunner, ChainDivergedError, type ChainTraces, type Progress, type RunOptions } from "./sampler.ts";
+import { createChainRunner, ChainDivergedError, EstimateError, type ChainTraces, type Divergence, type Progress, type RunOptions } from "./sampler.ts";
+
+export { EstimateError };
 import { tensorToFloat64, type Tensor } from "./io/safetensors.ts";
 
 export const ENGINE_NAME = "llc-wasm";
@@ -59,9 +61,19 @@ export interface EstimateResult {
   "noise_norm/trace": number[][];
   "distance/trace": number[][];
   "weight_norm/trace": number[][];
-  status: "complete" | "partial" | "error";
+  /**
+   * complete: every chain ran all its draws. diverged: every chain ran, some diverged
+   * (llc/* are over the healthy ones). partial: stopped early (killed, cancelled), resumable.
+   * error: stopped at a diverged chain (sampler.fail_fast).
+   */
+  status: "complete" | "diverged" | "partial" | "error";
   error?: string;
+  /** Chains that ran all their draws (the healthy ones). */
   chains_completed: number;
+  /** Present when a chain diverged: how many chains llc/mean, llc/std, llc/means and mala_accept/mean are over. */
+  "llc/chains_used"?: number;
+  /** Present when a chain diverged: each diverged chain, where, and its error. */
+  diverged_chains?: Divergence[];
   config: EstimateConfig;
   engine: { name: string; version: string; variant: string };
 }
@@ -140,16 +152,27 @@ export function sampleStd(xs: readonly number[]): number | null {
   return Math.sqrt(xs.reduce((a, x) => a + (x - m) * (x - m), 0) / (xs.length - 1));
 }
 
-/** Summarize chain traces into devinterp's result keys. */
+/**
+ * Summarize chain traces (chains 0, 1, … in order) into devinterp's result keys. A
+ * diverged chain keeps its traces (the loss ends with its non-finite value, which
+ * JSON writes as null) and its llc-chain/{i} is null; llc/mean, llc/std, llc/means,
+ * llc/stds and mala_accept/mean are over the healthy chains, whose number
+ * `llc/chains_used` and the `diverged_chains` list are written when any diverged.
+ */
 export function summarize(traces: ChainTraces[], initLoss: number, nbeta: number, config: EstimateConfig, variant: string, status: EstimateResult["status"]): EstimateResult {
-  const perChain = traces.map((t) => nbeta * (mean(t.loss) - initLoss));
+  const healthy = traces.filter((t) => !t.diverged);
+  const llcOf = (t: ChainTraces) => nbeta * (mean(t.loss) - initLoss);
+  const perChain = traces.map((t) => (t.diverged ? NaN : llcOf(t)));
+  const healthyLlc = healthy.map(llcOf);
   const online = traces.map((t) => t.loss.map((l) => nbeta * (l - initLoss)));
-  const draws = Math.min(...online.map((o) => o.length));
-  const column = (d: number) => online.map((o) => o[d]);
-  const accepted = traces.flatMap((t) => t.mala.filter((a): a is number => a !== null));
+  const healthyOnline = healthy.map((t) => t.loss.map((l) => nbeta * (l - initLoss)));
+  const draws = Math.min(...healthyOnline.map((o) => o.length));
+  const column = (d: number) => healthyOnline.map((o) => o[d]);
+  const accepted = healthy.flatMap((t) => t.mala.filter((a): a is number => a !== null));
+  const diverged = traces.filter((t) => t.diverged).map((t) => t.diverged!);
   const result = {
-    "llc/mean": perChain.length ? mean(perChain) : NaN,
-    "llc/std": sampleStd(perChain),
+    "llc/mean": healthyLlc.length ? mean(healthyLlc) : NaN,
+    "llc/std": sampleStd(healthyLlc),
     "llc/means": Array.from({ length: Number.isFinite(draws) ? draws : 0 }, (_, d) => mean(column(d))),
     "llc/stds": Array.from({ length: Number.isFinite(draws) ? draws : 0 }, (_, d) => sampleStd(column(d))),
     "llc/trace": online,
@@ -163,7 +186,9 @@ export function summarize(traces: ChainTraces[], initLoss: number, nbeta: number
     "distance/trace": traces.map((t) => t.distance),
     "weight_norm/trace": traces.map((t) => t.weightNorm),
     status,
-    chains_completed: traces.length,
+    ...(diverged.length ? { error: diverged[0].error } : {}),
+    chains_completed: healthy.length,
+    ...(diverged.length ? { "llc/chains_used": healthy.length, diverged_chains: diverged } : {}),
     config,
     engine: { name: ENGINE_NAME, version: ENGINE_VERSION, variant },
   } as EstimateResult;
@@ -173,16 +198,6 @@ export function summarize(traces: ChainTraces[], initLoss: number, nbeta: number
 
 export function resolveNbeta(engine: Engine, sampler: SamplerConfig): number {
   return sampler.nbeta === "default" ? defaultNbeta(engine, sampler.batch_size) : sampler.nbeta;
-}
-
-export class EstimateError extends Error {
-  readonly partial: EstimateResult;
-  constructor(cause: Error, partial: EstimateResult) {
-    super(cause.message);
-    this.name = cause.name;
-    this.cause = cause;
-    this.partial = partial;
-  }
 }
 
 /** A model, its data and its chains planned in one engine: what `estimate` and parallel workers share. */
@@ -229,24 +244,39 @@ export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: 
  * Estimate the (refined) LLC of `config.model` at w* = inputs.weights on
  * inputs.data. Chains run one after another in this engine instance; each
  * chain's bits depend only on (seed, chain index), so results do not depend on
- * how chains are scheduled. A diverging chain raises EstimateError whose
- * `partial` result holds every draw taken before it.
+ * how chains are scheduled. A diverging chain is recorded and the other chains
+ * still run (status "diverged", the estimate over the healthy chains); with
+ * sampler.fail_fast it stops there instead, throwing a ChainDivergedError whose
+ * `partial` result (status "error") holds every draw taken before it.
  */
 export async function estimate(engine: Engine, config: EstimateConfig, inputs: EstimateInputs, options: EstimateOptions = {}): Promise<EstimateResult> {
   const { initLoss, nbeta, runChain } = prepareEstimate(engine, config, inputs);
-  const traces: ChainTraces[] = [...(options.completed ?? [])];
+  const summary = (traces: ChainTraces[], status: EstimateResult["status"]) => summarize(traces, initLoss, nbeta, config, engine.variant, status);
+  const traces: ChainTraces[] = [];
+  for (const done of options.completed ?? []) {
+    traces.push(done);
+    if (done.diverged && config.sampler.fail_fast) throw failFast(traces, summary);
+  }
   for (let chain = traces.length; chain < config.sampler.chains; chain++) {
     try {
       traces.push(runChain(chain, options.onProgress, options.signal));
     } catch (e) {
-      if (e instanceof ChainDivergedError) {
-        const partial = summarize([...traces, e.traces], initLoss, nbeta, config, engine.variant, "error");
-        partial.error = e.message;
-        throw new EstimateError(e, partial);
-      }
-      throw e;
+      if (!(e instanceof ChainDivergedError)) throw e;
+      traces.push({ ...e.traces, diverged: e.divergence });
+      if (config.sampler.fail_fast) throw failFast(traces, summary);
     }
-    if (options.onChain) await options.onChain(chain, traces[chain], summarize(traces, initLoss, nbeta, config, engine.variant, "partial"));
+    if (options.onChain) await options.onChain(chain, traces[chain], summary(traces, "partial"));
   }
-  return summarize(traces, initLoss, nbeta, config, engine.variant, "complete");
+  return summary(traces, finalStatus(traces));
+}
+
+/** "diverged" when any chain diverged (all of them ran), else "complete". */
+export function finalStatus(traces: readonly ChainTraces[]): "complete" | "diverged" {
+  return traces.some((t) => t.diverged) ? "diverged" : "complete";
+}
+
+/** fail_fast: the error of the last (diverged) chain, carrying the partial result of every chain so far (status "error"). */
+export function failFast(traces: ChainTraces[], summary: (traces: ChainTraces[], status: EstimateResult["status"]) => EstimateResult): ChainDivergedError {
+  const last = traces[traces.length - 1] as ChainTraces & { diverged: Divergence };
+  return ChainDivergedError.of(last, summary(traces, "error"));
 }

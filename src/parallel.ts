@@ -12,10 +12,12 @@
 // Outcomes, all identical to the serial run's except cancel, which the serial
 // run only checks between blocks of steps:
 //  - complete: the result, status "complete".
-//  - a diverged chain k: the lowest k wins. Chains below k are already running
-//    (chains go out in index order), so they are awaited; chains above k are
-//    stopped. The EstimateError has the serial run's message and `partial`:
-//    chains 0..k−1 plus chain k's draws, status "error".
+//  - a diverged chain k: recorded as the serial run records it, and the other
+//    chains go on (status "diverged"). With sampler.fail_fast the lowest k wins:
+//    chains below k are already running (chains go out in index order), so they
+//    are awaited; chains above k are stopped. The ChainDivergedError has the
+//    serial run's message and `partial`: chains 0..k−1 plus chain k's draws,
+//    status "error".
 //  - cancel (options.signal): every worker is stopped at once and the call
 //    rejects, without waiting for them, with an EstimateError named after
 //    the abort reason ("AbortError") whose `partial` holds the finished chains
@@ -32,7 +34,7 @@
 // in order, each once every chain up to c has finished, one call at a time.
 import { createEngine, type Variant } from "./engine.ts";
 import type { EstimateConfig } from "./config.ts";
-import { prepareEstimate, summarize, EstimateError, type EstimateInputs, type EstimateOptions, type EstimateResult } from "./estimator.ts";
+import { prepareEstimate, summarize, failFast, finalStatus, EstimateError, type EstimateInputs, type EstimateOptions, type EstimateResult } from "./estimator.ts";
 import { ChainDivergedError, type ChainTraces, type Progress } from "./sampler.ts";
 import { webWorkers } from "./platform/web-workers.ts";
 
@@ -104,7 +106,11 @@ export async function estimateParallel(config: EstimateConfig, inputs: EstimateI
   const chains = config.sampler.chains;
   const summary = (traces: ChainTraces[], status: EstimateResult["status"]) => summarize(traces, initLoss, nbeta, config, variant, status);
 
-  const traces: (ChainTraces | undefined)[] = [...(options.completed ?? [])];
+  const traces: (ChainTraces | undefined)[] = [];
+  for (const done of options.completed ?? []) {
+    traces.push(done);
+    if (done.diverged && config.sampler.fail_fast) throw failFast(traces as ChainTraces[], summary);
+  }
   let prefix = traces.length; // chains 0..prefix−1 are finished and handed to onChain
   let next = prefix; // the next chain to hand out
   let limit = chains; // no chain at or above this is handed out (lowered by a divergence)
@@ -182,6 +188,12 @@ export async function estimateParallel(config: EstimateConfig, inputs: EstimateI
         return handOut(member);
       case "diverged": {
         const error = new ChainDivergedError(message.chain, message.step, message.draw, message.loss, message.traces);
+        if (!config.sampler.fail_fast) {
+          traces[message.chain] = { ...message.traces, diverged: error.divergence };
+          member.chain = undefined;
+          advance();
+          return handOut(member);
+        }
         if (!diverged || error.chain < diverged.chain) diverged = error;
         limit = Math.min(limit, error.chain);
         member.chain = undefined;
@@ -224,16 +236,13 @@ export async function estimateParallel(config: EstimateConfig, inputs: EstimateI
   if (failure) {
     if (signal?.aborted && failure.error === signal.reason) {
       const done = traces.slice(0, prefix) as ChainTraces[];
-      throw new EstimateError(asError(failure.error), summary(done, "partial"));
+      const reason = asError(failure.error);
+      throw new EstimateError(reason.message, summary(done, "partial"), { name: reason.name, cause: reason });
     }
     throw failure.error;
   }
-  if (diverged) {
-    const partial = summary([...(traces.slice(0, diverged.chain) as ChainTraces[]), diverged.traces], "error");
-    partial.error = diverged.message;
-    throw new EstimateError(diverged, partial);
-  }
-  return summary(traces as ChainTraces[], "complete");
+  if (diverged) throw failFast([...(traces.slice(0, diverged.chain) as ChainTraces[]), { ...diverged.traces, diverged: diverged.divergence }], summary);
+  return summary(traces as ChainTraces[], finalStatus(traces as ChainTraces[]));
 }
 
 function asError(reason: unknown): Error {

@@ -4,6 +4,7 @@
 import type { Engine } from "./engine.ts";
 import type { SamplerConfig } from "./config.ts";
 import { moduleConstant, type ModelPlan } from "./models.ts";
+import type { EstimateResult } from "./estimator.ts";
 
 /** Steps per host call at most: large enough to amortize the call, small enough for live progress. */
 export const STEPS_PER_CALL = 64;
@@ -26,6 +27,19 @@ export interface ChainTraces {
   noiseNorm: number[];
   distance: number[];
   weightNorm: number[];
+  /** Set when the chain diverged: its traces stop there (loss ends with the non-finite value). */
+  diverged?: Divergence;
+}
+
+/** Where a chain diverged, as the result's `diverged_chains` entries record it. */
+export interface Divergence {
+  chain: number;
+  /** The draw whose loss was not finite; −1 when it was a step that is not a draw (burn-in). */
+  draw: number;
+  /** The SGLD step (0-based) whose loss was not finite. */
+  step: number;
+  /** The message of its ChainDivergedError. */
+  error: string;
 }
 
 export interface Progress {
@@ -47,22 +61,51 @@ export interface RunOptions {
   stepsPerCall?: number;
 }
 
-export class ChainDivergedError extends Error {
+/**
+ * An estimate that stopped before it finished (a diverged chain with fail_fast, a
+ * cancel): `partial` holds every draw taken before it, status "error" or "partial".
+ */
+export class EstimateError extends Error {
+  readonly partial: EstimateResult;
+  constructor(message: string, partial: EstimateResult, options: { name?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = options.name ?? "EstimateError";
+    this.partial = partial;
+  }
+}
+
+/**
+ * A chain whose loss became NaN or ±Inf (devinterp's words). The sampler throws it
+ * with the chain's traces; `estimate` rethrows it (fail_fast) with `partial` set,
+ * so there is one class for this meaning, whatever layer it reaches you from.
+ */
+export class ChainDivergedError extends EstimateError {
   readonly chain: number;
   readonly draw: number;
   readonly step: number;
   readonly loss: number;
   readonly traces: ChainTraces;
-  constructor(chain: number, step: number, draw: number, loss: number, traces: ChainTraces) {
+  constructor(chain: number, step: number, draw: number, loss: number, traces: ChainTraces, partial?: EstimateResult, message?: string) {
     const what = Number.isNaN(loss) ? "NaN" : loss > 0 ? "Inf" : "-Inf";
     const where = draw >= 0 ? `chain ${chain}, draw ${draw}` : `chain ${chain}, burn-in step ${step}`;
-    super(`${what} detected in loss at ${where} (SGLD step ${step}); the chain diverged: try a smaller sampler.epsilon, a larger sampler.gamma, or a sampler.bounding_box`);
-    this.name = "ChainDivergedError";
+    super(message ?? `${what} detected in loss at ${where} (SGLD step ${step}); the chain diverged: try a smaller sampler.epsilon, a larger sampler.gamma, or a sampler.bounding_box`,
+      partial as EstimateResult, { name: "ChainDivergedError" });
     this.chain = chain;
     this.step = step;
     this.draw = draw;
     this.loss = loss;
     this.traces = traces;
+  }
+
+  /** The record the result keeps of it. */
+  get divergence(): Divergence {
+    return { chain: this.chain, draw: this.draw, step: this.step, error: this.message };
+  }
+
+  /** Rebuilt from a diverged chain's traces (e.g. resumed from a file), with the partial result to carry. */
+  static of(traces: ChainTraces & { diverged: Divergence }, partial: EstimateResult): ChainDivergedError {
+    const d = traces.diverged;
+    return new ChainDivergedError(d.chain, d.step, d.draw, traces.loss[traces.loss.length - 1] ?? NaN, traces, partial, d.error);
   }
 }
 

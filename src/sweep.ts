@@ -31,8 +31,8 @@ export class SweepError extends Error {
   override readonly name = "SweepError";
 }
 
-/** The sampler as a sweep records it: every field but `workers`, which cannot change a bit of a result. */
-export type SweepSampler = Omit<SamplerConfig, "workers">;
+/** The sampler as a sweep records it: every field but `workers`, which cannot change a bit of a result (fail_fast only when true). */
+export type SweepSampler = Omit<SamplerConfig, "workers" | "fail_fast"> & { fail_fast?: true };
 
 /** One line of the output file: one (step, selector) estimate. */
 export interface SweepRow {
@@ -80,8 +80,8 @@ export interface SweepOptions {
   spawn?: SpawnWorker;
   variant?: Variant;
   /**
-   * Append a line to a file, creating it if missing (Node: fs.appendFile + datasync).
-   * Without it each row rewrites the whole file through host.writeText (atomic, slower for long sweeps).
+   * Append a line to a file, creating it if missing (default: host.appendText, which Node's host
+   * has: append + datasync). Without either, each row rewrites the whole file through host.writeText.
    */
   appendText?: (path: string, text: string) => Promise<void>;
   /** Pairs already in the output file, skipped (called once, before any estimate). */
@@ -210,13 +210,21 @@ export async function runSweep(host: Host, options: SweepOptions): Promise<Sweep
   }
 
   const sampler = parseSweepSampler(await host.readText(options.sampler), options.sampler, options.samplerOverrides);
-  const { workers: samplerWorkers, ...recorded } = sampler;
+  // fail_fast: false (the default) is left out, so rows made before the field existed still match.
+  const { workers: samplerWorkers, fail_fast: failFast, ...rest } = sampler;
+  const recorded: SweepSampler = failFast ? { ...rest, fail_fast: true } : rest;
   const samplerJson = JSON.stringify(recorded);
 
   const dataName = options.data ?? "mix";
   const dataPath = sweepDataPath(run, dataName);
   if (!(await host.exists(dataPath)))
     throw new SweepError(`data: token file ${dataPath} does not exist (expected mix, prose, code — the run's held-out sets — or the path of a token file)`);
+  // The output is checked before any work: not one of the inputs, and writable.
+  const out = options.out ?? `${run}/sweep.jsonl`;
+  const real = (path: string) => (host.realPath ? host.realPath(path) : Promise.resolve(path));
+  for (const [what, path] of [["sampler file", options.sampler], ["data", dataPath]])
+    if ((await real(path)) === (await real(out))) throw new SweepError(`out: ${out} is the sweep's ${what}; writing rows there would destroy it: give another --out`);
+  await host.prepareOutput?.(out);
   const dataBytes = await host.readBytes(dataPath);
   const dataTensors = readSafetensors(dataBytes, dataPath).tensors;
   const dataHash = fingerprint(dataBytes);
@@ -235,7 +243,6 @@ export async function runSweep(host: Host, options: SweepOptions): Promise<Sweep
   checkSelectors(selectors, first.checkpoint.model, steps[0]);
 
   // The output file: rows of earlier runs of this sweep, which must share its sampler and data.
-  const out = options.out ?? `${run}/sweep.jsonl`;
   const existing = new Map<string, { row: SweepRow; line: number }>();
   let fileText = "";
   if (await host.exists(out)) {
@@ -255,7 +262,8 @@ export async function runSweep(host: Host, options: SweepOptions): Promise<Sweep
   }
   const append = async (line: string) => {
     fileText += line;
-    if (options.appendText) await options.appendText(out, line);
+    const appendText = options.appendText ?? host.appendText;
+    if (appendText) await appendText(out, line);
     else await host.writeText(out, fileText);
   };
 
@@ -316,14 +324,19 @@ export async function runSweep(host: Host, options: SweepOptions): Promise<Sweep
   return { out, steps, selectors, rows, estimated, skipped: total - estimated, table: formatSweepTable(steps, selectors, rows) };
 }
 
-/** Rows = steps, columns = selectors, cells "mean ± std" (decimals chosen for the largest mean); "error" for a diverged pair. */
+/**
+ * Rows = steps, columns = selectors, cells "mean ± std" (decimals chosen for the largest mean);
+ * "error" for a pair stopped by a diverged chain (fail_fast), "mean ± std (k/n)" over the k
+ * healthy chains of n when some diverged, "diverged" when all did.
+ */
 export function formatSweepTable(steps: readonly number[], selectors: readonly string[], rows: ReadonlyMap<string, SweepRow>): string {
   const means = [...rows.values()].map((r) => Math.abs(r["llc/mean"])).filter(Number.isFinite);
   const largest = means.length ? Math.max(...means) : 0;
   const decimals = largest >= 100 ? 1 : largest >= 10 ? 2 : 3;
   const num = (x: number | null) => (x === null ? "–" : formatFixed(x, decimals));
   const cell = (row: SweepRow | undefined) =>
-    row === undefined ? "" : row.status === "error" ? "error" : `${num(row["llc/mean"])} ± ${num(row["llc/std"])}`;
+    row === undefined ? "" : row.status === "error" || !Number.isFinite(row["llc/mean"]) ? row.status
+    : `${num(row["llc/mean"])} ± ${num(row["llc/std"])}${row.status === "diverged" ? ` (${row.chains_completed}/${row.sampler.chains})` : ""}`;
   const header = ["step", ...selectors];
   const body = steps.map((s) => [String(s), ...selectors.map((r) => cell(rows.get(pairKey(s, r))))]);
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((row) => row[c].length)));

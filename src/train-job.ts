@@ -12,7 +12,7 @@ import type { ReadText } from "./data/corpora.ts";
 import { tokenizerHash } from "./data/tokenizer.ts";
 import { writeSafetensors } from "./io/safetensors.ts";
 import { modelLayout } from "./models.ts";
-import { decodeOptimizerState, runFiles, trainTransformer, type OptimizerConfig, type TrainLogLine, type TrainRunSettings } from "./train.ts";
+import { checkpointSet, decodeOptimizerState, runFiles, trainTransformer, type OptimizerConfig, type TrainLogLine, type TrainRunSettings } from "./train.ts";
 
 export interface TrainConfig extends TrainRunSettings {
   name?: string;
@@ -130,9 +130,57 @@ export interface TrainJobOptions {
   onResume?: (step: number) => void;
 }
 
+export class TrainJobError extends Error {
+  override readonly name = "TrainJobError";
+}
+
+const RUN_CONFIG_FORMAT = "llc-wasm/train-config/1";
+
+/**
+ * The part of a training config that decides the run's bits and its log: everything
+ * but `steps` and `checkpoints` (a run may be extended, or checkpointed more densely,
+ * without changing a step it already took), `name` and `out`.
+ */
+export function runDefiningConfig(config: TrainConfig): Record<string, unknown> {
+  const { steps: _steps, checkpoints: _checkpoints, name: _name, out: _out, ...rest } = config;
+  return rest as unknown as Record<string, unknown>;
+}
+
+/** Dotted paths whose values differ between two JSON values, as "optimizer.lr: 0.001 in the run, 0.03 now". */
+export function configDifferences(run: unknown, now: unknown, path = ""): string[] {
+  const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+  if (isObject(run) && isObject(now)) {
+    const keys = [...new Set([...Object.keys(run), ...Object.keys(now)])];
+    return keys.flatMap((k) => configDifferences(run[k], now[k], path ? `${path}.${k}` : k));
+  }
+  if (JSON.stringify(run) === JSON.stringify(now)) return [];
+  return [`${path}: ${JSON.stringify(run) ?? "absent"} in the run, ${JSON.stringify(now) ?? "absent"} now`];
+}
+
+/** The log's lines up to `step`; a torn last line (a kill mid-append) is dropped, any other bad line is an error naming file and line. */
+function logLinesUpTo(text: string, step: number, path: string): string[] {
+  const lines = text.split("\n");
+  const torn = !text.endsWith("\n") ? lines.length - 1 : -1;
+  const kept: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i] === "") continue;
+    let line: TrainLogLine;
+    try {
+      line = JSON.parse(lines[i]) as TrainLogLine;
+    } catch {
+      if (i === torn) break;
+      throw new TrainJobError(`${path}:${i + 1}: not a JSON line of llc train's log; delete the run directory's log.jsonl to start it afresh`);
+    }
+    if (typeof line?.step === "number" && line.step <= step) kept.push(lines[i]);
+  }
+  return kept;
+}
+
 /**
  * Runs (or resumes) the training described by a config file — or by a config
  * object whose `out` resolves against `baseDir` — and returns the run directory.
+ * The run directory records its config (config.json): a rerun with a config that
+ * would change the run's bits is refused, naming the fields that differ.
  */
 export async function runTrainingJob(
   host: Host, source: string | { config: unknown; baseDir: string }, options: TrainJobOptions,
@@ -142,20 +190,53 @@ export async function runTrainingJob(
     : parseTrainConfig(source.config);
   const dir = typeof source === "string" ? host.resolve(source, config.out) : host.resolve(`${source.baseDir}/config.json`, config.out);
   const files = runFiles(dir);
+  const runConfigPath = `${dir}/config.json`;
+  const schedule = [...checkpointSet(config)];
+
+  // Before any work: the run's recorded config must agree, and every file the run
+  // writes must be writable (stale temp files of killed writes are removed).
+  const defining = runDefiningConfig(config);
+  if (await host.exists(runConfigPath)) {
+    let recorded: unknown;
+    try {
+      recorded = JSON.parse(await host.readText(runConfigPath));
+    } catch {
+      throw new TrainJobError(`${runConfigPath} is not JSON; expected the config llc train records in its run directory`);
+    }
+    const stored = (recorded as { config?: unknown })?.config;
+    const differences = configDifferences(stored, defining);
+    if (differences.length)
+      throw new TrainJobError(`${dir} was trained with another config; resuming would mix two runs in one directory (${differences.join("; ")}): ` +
+        `give another "out", or restore those fields`);
+  }
+  if (host.prepareOutput) {
+    for (const path of [runConfigPath, files.log, files.optimizerState, ...schedule.map(files.checkpoint)]) await host.prepareOutput(path);
+    for (const name of ["tokenizer.json", "mix-train.safetensors", "mix-heldout.safetensors", "prose-heldout.safetensors", "code-heldout.safetensors"])
+      await host.prepareOutput(`${dir}/data/${name}`);
+  }
+  await host.writeText(runConfigPath, JSON.stringify({ format: RUN_CONFIG_FORMAT, config: defining }, null, 1) + "\n");
+
   const data = await prepareData(host, options.nodeModules, `${dir}/data`, config.data, config.model.n_ctx);
+  // Empty batches would "train" to the end on nothing, and a held-out loss over no sequence is 0/0.
+  if (data.train.nSeq < 1)
+    throw new ConfigError("data.max_bytes_per_corpus", `the corpora give 0 training sequences of ${config.model.n_ctx} tokens (n_ctx) at ${config.data.max_bytes_per_corpus} bytes per corpus; give more bytes`);
+  if (data.heldout.nSeq < 1)
+    throw new ConfigError("data.heldout_every", `the held-out split has 0 sequences (every ${config.data.heldout_every}th of ${data.train.nSeq} sequences), too few to evaluate; give a smaller heldout_every or a larger max_bytes_per_corpus`);
   const variant = options.variant ?? "simd";
   const engine = await createEngine(await host.wasmBytes(variant), variant);
   const padded = modelLayout(config.model).padded;
 
   let resume;
-  let logLines: string[] = [];
   if (await host.exists(files.optimizerState)) {
     resume = decodeOptimizerState(await host.readBytes(files.optimizerState), padded, files.optimizerState);
     options.onResume?.(resume.step);
-    // The log keeps what happened up to the checkpoint; later lines are redone.
-    if (await host.exists(files.log))
-      logLines = (await host.readText(files.log)).split("\n").filter((l) => l && (JSON.parse(l) as TrainLogLine).step <= resume!.step);
   }
+  // The log keeps what happened up to the checkpoint resumed from (nothing for a fresh
+  // run); later lines are redone, and each new line reaches the disk as it is logged.
+  const logLines = resume && (await host.exists(files.log)) ? logLinesUpTo(await host.readText(files.log), resume.step, files.log) : [];
+  if (resume && resume.step >= config.steps) return { dir, step: resume.step };
+  let logText = logLines.map((l) => l + "\n").join("");
+  await host.writeText(files.log, logText);
   const metadata = (step: number) => ({
     format: "llc-wasm/checkpoint/1",
     model: JSON.stringify(config.model),
@@ -163,15 +244,16 @@ export async function runTrainingJob(
     tokenizer_hash: tokenizerHash(data.tokenizer),
     ...(config.name ? { name: config.name } : {}),
   });
-  if (resume && resume.step >= config.steps) return { dir, step: resume.step };
   const result = await trainTransformer(engine, config, data.train, data.heldout, {
     async checkpoint(step, weights, optimizerState) {
       await host.writeBytes(files.checkpoint(step), writeSafetensors(weights, metadata(step)));
-      await host.writeText(files.log, logLines.join("\n") + (logLines.length ? "\n" : ""));
       await host.writeBytes(files.optimizerState, optimizerState); // last: a resume never runs ahead of its checkpoint
     },
     async log(line) {
-      logLines.push(JSON.stringify(line));
+      const text = JSON.stringify(line) + "\n";
+      logText += text;
+      if (host.appendText) await host.appendText(files.log, text);
+      else await host.writeText(files.log, logText);
       options.onLog?.(line);
     },
   }, resume);

@@ -109,6 +109,17 @@ export function checkpointSchedule(steps: number): number[] {
   return [...out].filter((s) => s <= steps).sort((a, b) => a - b);
 }
 
+/**
+ * The steps checkpointed: the schedule asked for, and always the last step, so a
+ * finished run keeps its final weights and a rerun finds it finished (a list that
+ * omits it would otherwise end with neither the weights nor the log after its
+ * last checkpoint, and a rerun would retrain them and lose them again).
+ */
+export function checkpointSet(settings: Pick<TrainRunSettings, "checkpoints" | "steps">): Set<number> {
+  const steps = settings.checkpoints === "paper" ? checkpointSchedule(settings.steps) : settings.checkpoints;
+  return new Set([...steps, settings.steps]);
+}
+
 /** Learning rate at (1-based) step t. */
 export function learningRate(o: OptimizerConfig, t: number): number {
   return o.warmup_steps > 0 && t <= o.warmup_steps ? (o.lr * t) / o.warmup_steps : o.lr;
@@ -233,7 +244,7 @@ export async function trainTransformer(
   const params = engine.allocF32(P), grads = engine.allocF32(P), mState = engine.allocF32(P), vState = engine.allocF32(P);
   const plan = planModel(engine, m, layout, params, grads, B, T);
   const batchTokens = engine.allocI32(B * T);
-  const schedule = new Set(settings.checkpoints === "paper" ? checkpointSchedule(settings.steps) : settings.checkpoints);
+  const schedule = checkpointSet(settings);
   const o = settings.optimizer;
 
   let step = 0;

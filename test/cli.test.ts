@@ -209,7 +209,7 @@ test("malformed safetensors input names the file and the problem", () => {
 });
 
 test("a diverging run exits 1 naming chain and draw, and the file keeps the draws before it", () => {
-  const path = writeConfig("diverge.json", (c) => Object.assign(c.sampler, { epsilon: 50, chains: 2, draws: 100 }));
+  const path = writeConfig("diverge.json", (c) => Object.assign(c.sampler, { epsilon: 50, chains: 2, draws: 100, fail_fast: true }));
   const out = join(dir, "diverge-result.json");
   const r = llc(["estimate", "--config", path, "--out", out, "--quiet"]);
   assert.is(r.status, 1);

@@ -92,6 +92,7 @@ test("a minimal config gets every default filled in", () => {
       alpha: 0.99,
       eps: 0.1,
       workers: 0,
+      fail_fast: false,
     },
     restrict: null,
   };
@@ -152,6 +153,7 @@ const FULL = {
     alpha: 0.9,
     eps: 1e-8,
     workers: 2,
+    fail_fast: true,
   },
   restrict: { "layers.0.weight": "all", "layers.1.weight": [1, 0, 1] },
 };

@@ -8,6 +8,7 @@ import { estimate, defaultNbeta, EstimateError, InputError, type EstimateResult 
 import { normalCrossingCase, regularRegressionCase, reducedRankCase, deepLinearCase, type BuiltinCase } from "../src/cases.ts";
 import { parseConfig } from "../src/config.ts";
 import type { Tensor } from "../src/io/safetensors.ts";
+import { ChainDivergedError } from "../src/sampler.ts";
 
 async function run(c: BuiltinCase, variant: "simd" | "scalar" = "simd"): Promise<EstimateResult> {
   const engine = await loadEngine(variant);
@@ -181,7 +182,7 @@ test("chains are independent of each other: chain 1 of a 2-chain run equals chai
 // ------------------------------------------------------------ bad inputs
 test("a diverging chain is an error naming chain and draw; the partial result keeps every earlier draw", async () => {
   // devinterp test_llc_nan: Polynomial [2,2] with lr = 1000, nβ = 1000 overflows within a few draws.
-  const c = normalCrossingCase([2, 2], { chains: 2, draws: 50, epsilon: 1000, nbeta: 1000 });
+  const c = normalCrossingCase([2, 2], { chains: 2, draws: 50, epsilon: 1000, nbeta: 1000, fail_fast: true });
   const engine = await loadEngine("simd");
   const inputs = c.inputs(engine);
   inputs.weights.set("weights", { dtype: "F32", shape: [2], data: new Float32Array([0.5, 0.5]) });
@@ -189,6 +190,8 @@ test("a diverging chain is an error naming chain and draw; the partial result ke
     await estimate(engine, c.config, inputs);
     assert.unreachable("should diverge");
   } catch (e) {
+    // One class per meaning: what prints as ChainDivergedError is one (and an EstimateError, with the partial result).
+    assert.instance(e, ChainDivergedError);
     assert.instance(e, EstimateError);
     const err = e as EstimateError;
     const m = /(NaN|Inf) detected in loss at chain 0, draw (\d+)/.exec(err.message);
@@ -200,6 +203,33 @@ test("a diverging chain is an error naming chain and draw; the partial result ke
     assert.ok(trace.slice(0, draw).every(Number.isFinite));
     assert.is(err.partial.status, "error");
   }
+});
+
+test("without fail_fast a diverged chain is recorded and the others run: λ̂ over the healthy chains, one diverged chain counts none", async () => {
+  // The [2,2] case of devinterp test_llc_nan at lr 1000 diverges within a few draws in every chain.
+  const c = normalCrossingCase([2, 2], { chains: 1, draws: 50, epsilon: 1000, nbeta: 1000 });
+  const engine = await loadEngine("simd");
+  const inputs = c.inputs(engine);
+  inputs.weights.set("weights", { dtype: "F32", shape: [2], data: new Float32Array([0.5, 0.5]) });
+  const r = await estimate(engine, c.config, inputs);
+  assert.is(r.status, "diverged");
+  assert.is(r.chains_completed, 0, "the only chain diverged: none completed");
+  assert.is(r["llc/chains_used"], 0);
+  assert.ok(Number.isNaN(r["llc/mean"]), "no healthy chain, no estimate (null in JSON)");
+  const [d] = r.diverged_chains!;
+  assert.is(d.chain, 0);
+  assert.is(r["loss/trace"][0].length, d.draw + 1, "the draws up to the diverged one are kept");
+  assert.match(d.error, new RegExp(`detected in loss at chain 0, draw ${d.draw} \\(SGLD step ${d.step}\\)`));
+});
+
+test("restrict {} and an all-zero mask free no parameter: refused, naming the field", async () => {
+  const c = reducedRankCase(5, 3, 5);
+  const engine = await loadEngine("simd");
+  const sampler = { ...c.config.sampler, chains: 1, draws: 5 };
+  assert.throws(() => parseConfig({ ...c.config, sampler, restrict: {} }), /^restrict: expected a non-empty object of tensor names/);
+  const zero = parseConfig({ ...c.config, sampler, restrict: { "layers.0.weight": new Array(15).fill(0) } });
+  await estimate(engine, zero, c.inputs(engine)).then(() => assert.unreachable("an all-zero mask ran"), (e) =>
+    assert.match(e.message, /^restrict\.layers\.0\.weight: every mask entry is 0, so no parameter moves/));
 });
 
 test("weights that do not match the model name the tensor and both shapes", async () => {

@@ -17,7 +17,7 @@ import { nodeHost } from "../src/platform/node.ts";
 import { runEstimateJob, resultJson } from "../src/job.ts";
 import { normalCrossingCase, reducedRankCase, type BuiltinCase } from "../src/cases.ts";
 import type { EstimateConfig } from "../src/config.ts";
-import type { Progress } from "../src/sampler.ts";
+import { ChainDivergedError, type Progress } from "../src/sampler.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wasm = await WebAssembly.compile(await nodeHost.wasmBytes("simd"));
@@ -154,14 +154,15 @@ function summarizedMeans(serial: EstimateResult, n: number): number[] {
   return traces[0].map((_, d) => traces.reduce((a, t) => a + t[d], 0) / n);
 }
 
+/** fail_fast: the first diverged chain stops the estimate, as devinterp does. */
 async function divergence(sampler: Record<string, unknown>) {
-  const c = normalCrossingCase([2, 2], sampler);
+  const c = normalCrossingCase([2, 2], { ...sampler, fail_fast: true });
   const engine = await loadEngine("simd");
   const inputs: EstimateInputs = c.inputs(engine);
   inputs.weights.set("weights", { dtype: "F32", shape: [2], data: new Float32Array([0.5, 0.5]) });
   const chained: number[] = [];
   const serial = await rejection(estimate(engine, c.config, inputs, { onChain: (ch) => void chained.push(ch) }));
-  assert.instance(serial, EstimateError);
+  assert.instance(serial, ChainDivergedError);
   return { config: c.config, inputs, serial, chained };
 }
 
@@ -170,6 +171,7 @@ test("divergence (devinterp test_llc_nan): the same error message and partial re
   assert.match(serial.message, /detected in loss at chain 0, draw \d+/);
   for (const workers of [2, 3]) {
     const e = await rejection(estimateParallel(config, inputs, { workers, wasm, spawn: nodeWorkers() }));
+    assert.instance(e, ChainDivergedError);
     assert.instance(e, EstimateError);
     assert.is(e.name, "ChainDivergedError");
     assert.is(e.message, serial.message);
@@ -188,6 +190,27 @@ test("divergence of a later chain: the lowest diverged chain wins even when a hi
     assert.is(e.message, serial.message);
     assert.is(JSON.stringify((e as EstimateError).partial), JSON.stringify(serial.partial), `${workers} workers`);
     assert.equal(seen, chained, "onChain for the chains before the diverged one, as serially");
+  }
+});
+
+test("divergence without fail_fast: every chain runs, on any number of workers; the same result as the serial run", async () => {
+  // As above: chains 0 and 1 survive, chains 2 and 3 diverge (draws 75 and 19).
+  const c = normalCrossingCase([2, 2], { chains: 4, draws: 100, epsilon: 0.02, nbeta: 100 });
+  const engine = await loadEngine("simd");
+  const inputs: EstimateInputs = c.inputs(engine);
+  inputs.weights.set("weights", { dtype: "F32", shape: [2], data: new Float32Array([0.5, 0.5]) });
+  const serial = await estimate(engine, c.config, inputs);
+  assert.is(serial.status, "diverged");
+  assert.equal(serial.diverged_chains!.map((d) => [d.chain, d.draw]), [[2, 75], [3, 19]]);
+  assert.is(serial.chains_completed, 2);
+  assert.is(serial["llc/chains_used"], 2);
+  assert.is(serial["loss/trace"].length, 4, "every chain ran");
+  // llc/mean is the mean of the two healthy chains' λ̂, exactly as summed in chain order.
+  assert.is(serial["llc/mean"], (serial["llc-chain/0"] + serial["llc-chain/1"]) / 2);
+  assert.ok(Number.isNaN(serial["llc-chain/2"]) && Number.isNaN(serial["llc-chain/3"]));
+  for (const workers of [2, 3]) {
+    const parallel = await estimateParallel(c.config, inputs, { workers, wasm, spawn: nodeWorkers() });
+    assert.is(JSON.stringify(parallel), JSON.stringify(serial), `${workers} workers`);
   }
 });
 

@@ -181,16 +181,19 @@ test("a changed sampler or other data is refused, naming the mismatch, and the f
   assert.match(same.stdout, /0 estimated, 12 already in/);
 });
 
-test("a diverging chain makes its row status error, the sweep goes on, and the exit status is 1", () => {
-  const diverging = join(dir, "sampler-diverge.json");
-  writeFileSync(diverging, JSON.stringify({ ...sampler, epsilon: 50 }));
-  const out = join(dir, "diverge.jsonl");
-  const r = llc(["sweep", "--run", run, "--sampler", diverging, "--restrict", "l0h0,l1h1", "--out", out, "--quiet"]);
-  assert.is(r.status, 1);
-  assert.match(r.stderr, /2 of 2 estimates diverged \(status "error" in .*diverge\.jsonl, first: step 40 l0h0: (NaN|Inf) detected in loss at chain 0/);
-  const got = rows(out);
-  assert.equal(got.map((row) => [row.restrict, row.status]), [["l0h0", "error"], ["l1h1", "error"]]);
-  assert.match(r.stdout, /40\s+error\s+error/);
+test("a diverging chain makes its row status diverged (error with fail_fast), the sweep goes on, and the exit status is 1", () => {
+  for (const [failFast, status] of [[false, "diverged"], [true, "error"]] as const) {
+    const diverging = join(dir, `sampler-diverge-${status}.json`);
+    writeFileSync(diverging, JSON.stringify({ ...sampler, epsilon: 50, fail_fast: failFast }));
+    const out = join(dir, `diverge-${status}.jsonl`);
+    const r = llc(["sweep", "--run", run, "--sampler", diverging, "--restrict", "l0h0,l1h1", "--out", out, "--quiet"]);
+    assert.is(r.status, 1);
+    assert.match(r.stderr, new RegExp(`2 of 2 estimates had a diverged chain \\(status "error" or "diverged" in .*diverge-${status}\\.jsonl, first: step 40 l0h0: (NaN|Inf) detected in loss at chain 0`));
+    const got = rows(out);
+    assert.equal(got.map((row) => [row.restrict, row.status]), [["l0h0", status], ["l1h1", status]]);
+    // Every chain diverged, so there is no healthy estimate to show.
+    assert.match(r.stdout, new RegExp(`40\\s+${status}\\s+${status}`));
+  }
 });
 
 test("bad input: an unknown selector, a missing run directory, an unknown sampler field", () => {

@@ -213,6 +213,9 @@ test("a malformed config exits 1 and names the field, in the JS CLI's words", ()
     nbeta: (c) => { c.sampler.nbeta = "defualt"; },
     mask: (c) => { c.restrict = { "layers.0.weight": [0, 1, 2] }; },
     tensor: (c) => { c.restrict = { "layers.9.weight": "all" }; },
+    empty: (c) => { c.restrict = {}; },
+    zeros: (c) => { c.restrict = { "layers.0.weight": new Array(15).fill(0) }; },
+    failFast: (c) => { c.sampler.fail_fast = "yes"; },
     missing: (c) => { delete c.data; },
   };
   const expected: Record<string, RegExp> = {
@@ -225,6 +228,9 @@ test("a malformed config exits 1 and names the field, in the JS CLI's words", ()
     nbeta: /^llc: ConfigError: sampler\.nbeta: expected "default" or a positive finite number, got "defualt"; did you mean "default"\?/,
     mask: /^llc: ConfigError: restrict\.layers\.0\.weight\[2\]: expected one of 0, 1, got 2/,
     tensor: /^llc: ConfigError: restrict\.layers\.9\.weight: no such tensor in the model \(tensors: layers\.0\.weight, layers\.1\.weight\)/,
+    empty: /^llc: ConfigError: restrict: expected a non-empty object of tensor names → "all" or a 0\/1 mask \(or null: every weight moves\), got \{\}/,
+    zeros: /^llc: ConfigError: restrict\.layers\.0\.weight: every mask entry is 0, so no parameter moves/,
+    failFast: /^llc: ConfigError: sampler\.fail_fast: expected true or false, got "yes"/,
     missing: /^llc: ConfigError: data: expected a non-empty string \(a file path\), got nothing \(the field is required\)/,
   };
   for (const [name, edit] of Object.entries(edits)) assert.match(sameFailure(writeConfig("rrr", `wasi-bad-${name}.json`, edit)).stderr, expected[name]);
@@ -237,7 +243,7 @@ test("a missing or malformed input file exits 1 and names the file", () => {
   const caseDir = example("rrr");
   assert.match(sameFailure(join(caseDir, "no-such-config.json")).stderr, /^llc: ENOENT: no such file or directory, open '.*no-such-config\.json'/);
   const missing = writeConfig("rrr", "wasi-missing-weights.json", (c) => { c.weights = "nowhere.safetensors"; });
-  assert.match(sameFailure(missing).stderr, /ENOENT: no such file or directory, open '.*nowhere\.safetensors'/);
+  assert.match(sameFailure(missing).stderr, /^llc: InputError: weights: ENOENT: no such file or directory, open '.*nowhere\.safetensors'/);
   writeFileSync(join(caseDir, "wasi-truncated.safetensors"), readFileSync(join(caseDir, "weights.safetensors")).subarray(0, 40));
   const truncated = writeConfig("rrr", "wasi-truncated.json", (c) => { c.weights = "wasi-truncated.safetensors"; });
   assert.match(sameFailure(truncated).stderr, /^llc: SafetensorsError: wasi-truncated\.safetensors: header length prefix is \d+ bytes but only 32 bytes follow/);
@@ -254,7 +260,7 @@ test("a missing or malformed input file exits 1 and names the file", () => {
 });
 
 test("a diverging chain exits 1 with the JS CLI's message", () => {
-  const config = writeConfig("rrr", "wasi-diverge.json", (c) => Object.assign(c.sampler, { epsilon: 50, chains: 2, draws: 100 }));
+  const config = writeConfig("rrr", "wasi-diverge.json", (c) => Object.assign(c.sampler, { epsilon: 50, chains: 2, draws: 100, fail_fast: true }));
   assert.match(sameFailure(config).stderr, /^llc: ChainDivergedError: (NaN|Inf) detected in loss at chain 0, draw \d+ \(SGLD step \d+\)/);
 });
 

@@ -44,6 +44,7 @@ export class SamplerSpec {
   alpha: f64 = 0.99;
   eps: f64 = 0.1;
   workers: f64 = 0;
+  failFast: bool = false;
 }
 
 export class RestrictEntry {
@@ -277,7 +278,7 @@ const ANY_MODEL_KEYS = [
 ];
 const SAMPLER_KEYS = [
   "method", "epsilon", "gamma", "nbeta", "chains", "draws", "burnin", "thin", "batch_size", "seed", "noise_level",
-  "weight_decay", "bounding_box", "init_loss", "alpha", "eps", "workers",
+  "weight_decay", "bounding_box", "init_loss", "alpha", "eps", "workers", "fail_fast",
 ];
 const DEVINTERP_FROM = ["lr", "localization", "temperature", "num_chains", "num_draws", "num_burnin_steps", "num_steps_bw_draws", "bounding_box_size", "cores", "sampling_method"];
 const DEVINTERP_TO = ["epsilon", "gamma", "nbeta", "chains", "draws", "burnin", "thin", "bounding_box", "workers", "method"];
@@ -371,6 +372,7 @@ function parseSampler(raw: JValue | null, path: string): SamplerSpec {
   if ((v = f.get("alpha")) != null) s.alpha = expectNumber(v, path + ".alpha", "a finite number in (0, 1)", NO_BOUND, 0, 1);
   if ((v = f.get("eps")) != null) s.eps = expectNumber(v, path + ".eps", "a positive finite number", NO_BOUND, 0, NO_BOUND);
   if ((v = f.get("workers")) != null) s.workers = expectInteger(v, path + ".workers", "an integer >= 0", 0, Infinity);
+  if ((v = f.get("fail_fast")) != null) s.failFast = expectBoolean(v, path + ".fail_fast");
   return s;
 }
 
@@ -392,6 +394,7 @@ function parseRestriction(raw: JValue, path: string, c: Config): void {
   if (!raw.isObject) expected(path, "an object", raw);
   c.restrictKind = RESTRICT_RECORD;
   const keys = raw.orderedKeys();
+  if (keys.length == 0) expected(path, 'a non-empty object of tensor names → "all" or a 0/1 mask (or null: every weight moves)', raw);
   for (let i = 0; i < keys.length; i++) {
     const at = join(path, keys[i]);
     const value = changetype<JValue>(raw.get(keys[i]));
@@ -438,7 +441,7 @@ export function parseConfig(raw: JValue, source: string): Config {
 // ───────────────────────────── writing it back ─────────────────────────────
 
 /** The resolved config as JSON.stringify writes parseConfig's result (workers as given, or overridden). */
-export function writeConfig(w: JsonWriter, c: Config, workers: f64): void {
+export function writeConfig(w: JsonWriter, c: Config, workers: f64, withFailFast: bool = true): void {
   w.beginObject();
   if (c.hasName) {
     w.key("name");
@@ -507,6 +510,11 @@ export function writeConfig(w: JsonWriter, c: Config, workers: f64): void {
   w.number(s.eps);
   w.key("workers");
   w.number(workers);
+  // src/job.ts leaves fail_fast out of the job's fingerprint (it changes no chain's bits).
+  if (withFailFast) {
+    w.key("fail_fast");
+    w.boolean(s.failFast);
+  }
   w.endObject();
   w.key("restrict");
   if (c.restrictKind == RESTRICT_NONE) w.nullValue();

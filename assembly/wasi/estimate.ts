@@ -214,6 +214,9 @@ function restrictionMask(layout: Layout, c: Config, mask: usize): void {
       }
       for (let k = 0; k < entry.mask.length; k++) store<f32>(mask + (<usize>(v.offset + <f64>k) << 2), <f32>entry.mask[k]);
     }
+    let frees = false;
+    for (let k: f64 = 0; k < layout.size; k++) if (load<f32>(mask + (<usize>k << 2)) != 0) frees = true;
+    if (!frees) configError(c.entries.length == 1 ? "restrict." + c.entries[0].name : "restrict", 'every mask entry is 0, so no parameter moves; give at least one 1 (or "all")');
     return;
   }
   for (let k: f64 = 0; k < layout.size; k++) store<f32>(mask + (<usize>k << 2), 1);
@@ -317,13 +320,16 @@ function progress(chain: i32, draw: i32, draws: f64, loss: f64): void {
   writeText(2, "chain " + chain.toString() + " draw " + (draw + 1).toString() + "/" + formatNumber(draws) + " loss " + toPrecision(loss, 6) + "\n");
 }
 
-function diverged(chain: i32, step: f64, draw: f64, loss: f64): void {
+function diverged(chain: i32, step: f64, draw: f64, loss: f64, failFast: bool): void {
   const what = isNaN(loss) ? "NaN" : loss > 0 ? "Inf" : "-Inf";
   const where = draw >= 0 ? "chain " + chain.toString() + ", draw " + formatNumber(draw) : "chain " + chain.toString() + ", burn-in step " + formatNumber(step);
+  // This command always stops at the first diverged chain (as sampler.fail_fast); without
+  // fail_fast the JavaScript CLI runs the other chains, so the difference is said.
   fail(
     "ChainDivergedError",
     what + " detected in loss at " + where + " (SGLD step " + formatNumber(step) +
-      "); the chain diverged: try a smaller sampler.epsilon, a larger sampler.gamma, or a sampler.bounding_box",
+      "); the chain diverged: try a smaller sampler.epsilon, a larger sampler.gamma, or a sampler.bounding_box" +
+      (failFast ? "" : " (the WASI command stops at the first diverged chain; llc estimate runs the others and estimates over the healthy ones)"),
   );
 }
 
@@ -346,7 +352,7 @@ function runChain(plan: usize, c: Config, chain: i32): Traces {
       const isDraw = step >= burnin && (step + 1 - burnin) % thin == 0;
       const rec = records + (<usize>(r * RECORD_WORDS) << 3);
       if (r == done) {
-        diverged(chain, step, isDraw ? (step - burnin - thin + 1) / thin : -1, load<f64>(rec, REC_LOSS << 3));
+        diverged(chain, step, isDraw ? (step - burnin - thin + 1) / thin : -1, load<f64>(rec, REC_LOSS << 3), s.failFast);
       }
       if (!isDraw) continue;
       const d = traces.count++;
@@ -401,7 +407,7 @@ function hex8(v: u32): string {
 /** src/io/results.ts fingerprint(config JSON with workers 1, weight bytes, data bytes). */
 function jobFingerprint(c: Config, weightBytes: FileBytes, dataBytes: FileBytes): string {
   const text = new CharSink();
-  writeConfig(new JsonWriter(text, 0), c, 1);
+  writeConfig(new JsonWriter(text, 0), c, 1, false);
   const utf8 = new ByteSink();
   encodeUtf8(text.ptr, text.len, utf8);
   let h: u32 = 0x811c9dc5;

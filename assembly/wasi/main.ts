@@ -24,9 +24,10 @@ function usageError(message: string): void {
   fail("UsageError", message + "\n" + USAGE);
 }
 
-function read(path: string): FileBytes {
+/** The file at `path`; `field` (weights, data) names the config field it came from in the error, as src/job.ts does. */
+function read(path: string, field: string = ""): FileBytes {
   const bytes = readFile(path);
-  if (bytes == null) fail("", fileError);
+  if (bytes == null) fail(field.length ? "InputError" : "", field.length ? field + ": " + fileError : fileError);
   return changetype<FileBytes>(bytes);
 }
 
@@ -66,8 +67,8 @@ function estimateCommand(args: string[]): void {
   if (raw == null) configError("", "invalid JSON at " + lineColumn(text, jsonErrorOffset) + ": " + jsonErrorProblem);
   const c = parseConfig(changetype<JValue>(raw), configPath);
 
-  const weightBytes = read(resolveAgainst(configPath, c.weights));
-  const dataBytes = read(resolveAgainst(configPath, c.data));
+  const weightBytes = read(resolveAgainst(configPath, c.weights), "weights");
+  const dataBytes = read(resolveAgainst(configPath, c.data), "data");
   const weights = readSafetensors(weightBytes, c.weights);
   const data = readSafetensors(dataBytes, c.data);
   runEstimate(c, weights, data, weightBytes, dataBytes, quiet, started);

@@ -17,4 +17,35 @@ export interface Host {
   now(): number;
   /** Logical cores available (the default number of workers); absent where unknown. */
   cores?(): number;
+  /**
+   * The canonical name of `path` (symlinks, "." and ".." resolved; for a path that does
+   * not exist yet, its nearest existing ancestor's), so two names of one file compare
+   * equal. Absent where files have no such name (browsers): paths are compared as given.
+   */
+  realPath?(path: string): Promise<string>;
+  /**
+   * Make `path` ready to be written before any work starts: create its missing parent
+   * directories, prove the directory takes a file (a probe written and removed), and
+   * remove temp files of earlier writes to `path` whose process is gone (a kill mid-write).
+   * Throws a FileError naming the path. Absent where writes cannot fail (browsers' memory).
+   */
+  prepareOutput?(path: string): Promise<void>;
+  /** Append `text` to a file (made if missing) and flush it to disk; absent: callers rewrite the whole file. */
+  appendText?(path: string, text: string): Promise<void>;
+}
+
+/**
+ * A file operation that failed, named by the path and what was attempted, in the
+ * system's words ("no space left on device") with its code (ENOSPC): Node's own
+ * messages omit the path for some calls (a failed write names none).
+ */
+export class FileError extends Error {
+  override readonly name = "FileError";
+  readonly path: string;
+  readonly code?: string;
+  constructor(action: string, path: string, problem: string, options: { code?: string; cause?: unknown } = {}) {
+    super(`cannot ${action} ${path}: ${problem}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.path = path;
+    if (options.code !== undefined) this.code = options.code;
+  }
 }

@@ -1,12 +1,12 @@
 /// <reference types="node" />
 // Host for Node (and Deno, whose node: compatibility layer covers these calls).
-import { readFile, writeFile, rename, access, mkdir } from "node:fs/promises";
+import { readFile, writeFile, rename, access, mkdir, stat, realpath, readdir, rm, open } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, resolve as resolvePath, isAbsolute } from "node:path";
+import { dirname, basename, join, resolve as resolvePath, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { availableParallelism } from "node:os";
-import type { Host } from "./host.ts";
+import { FileError, type Host } from "./host.ts";
 import type { ReadText } from "../data/corpora.ts";
 
 // From src/platform/ the build is ../../build/; from a bundle in build/ it sits beside it.
@@ -22,26 +22,134 @@ async function firstExisting(urls: URL[]): Promise<URL> {
   throw new Error(`engine build not found (looked for ${urls.map((u) => fileURLToPath(u)).join(", ")}); run "npm run build"`);
 }
 
+/** Node's words for a failed call without its trailing ", write" / ", open 'x'" (the FileError names the path). */
+function fileError(action: string, path: string, e: unknown): FileError {
+  const err = e as NodeJS.ErrnoException;
+  const words = typeof err?.message === "string" ? (/^[A-Z0-9]+: ([^,]+)/.exec(err.message)?.[1] ?? err.message) : String(e);
+  return new FileError(action, path, err?.code ? `${words} (${err.code})` : words, { code: err?.code, cause: e });
+}
+
+/** The temp file of this process for `path`: `${path}.tmp-PID` (removeStaleTemps recognises the pattern). */
+const tempOf = (path: string) => `${path}.tmp-${process.pid}`;
+
+/**
+ * Make `dir` and its missing parents one level at a time. Not mkdir({recursive}):
+ * under /proc Node's recursive mkdir spins forever (each level "exists" as far as
+ * its retry loop can tell), where a plain mkdir fails at once with ENOENT.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let at = resolvePath(dir);
+  for (;;) {
+    try {
+      const s = await stat(at);
+      if (!s.isDirectory()) throw new FileError("create directory", dir, `${at} is not a directory`, { code: "ENOTDIR" });
+      break;
+    } catch (e) {
+      if (e instanceof FileError) throw e;
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw fileError("create directory", dir, e);
+      missing.push(at);
+      const parent = dirname(at);
+      if (parent === at) break;
+      at = parent;
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      await mkdir(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw fileError("create directory", d, e);
+    }
+  }
+}
+
+/** Write through a temp file and rename, so a reader never sees half a file; a failed write leaves no temp file. */
+async function atomicWrite(path: string, data: string | Uint8Array): Promise<void> {
+  await makeDirs(dirname(path));
+  const tmp = tempOf(path);
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw fileError("write", path, e);
+  }
+}
+
+const processGone = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
+  }
+};
+
+/** Remove `${path}.tmp-PID` files left by writes of processes that no longer run (killed mid-write). */
+async function removeStaleTemps(path: string): Promise<void> {
+  const dir = dirname(path), prefix = `${basename(path)}.tmp-`;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || !processGone(pid)) continue;
+    await rm(join(dir, name), { force: true }).catch((e) => {
+      throw fileError("remove the stale temp file", join(dir, name), e);
+    });
+  }
+}
+
+async function canonical(path: string): Promise<string> {
+  const full = resolvePath(path);
+  try {
+    return await realpath(full);
+  } catch {
+    const parent = dirname(full);
+    return parent === full ? full : join(await canonical(parent), basename(full));
+  }
+}
+
 export const nodeHost: Host = {
   readBytes: async (path) => new Uint8Array(await readFile(path)),
   readText: (path) => readFile(path, "utf8"),
-  async writeText(path, text) {
-    await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.tmp-${process.pid}`;
-    await writeFile(tmp, text);
-    await rename(tmp, path);
-  },
-  async writeBytes(path, bytes) {
-    await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.tmp-${process.pid}`;
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  },
+  writeText: (path, text) => atomicWrite(path, text),
+  writeBytes: (path, bytes) => atomicWrite(path, bytes),
   exists: (path) => access(path).then(() => true, () => false),
   resolve: (base, path) => (isAbsolute(path) ? path : resolvePath(dirname(base), path)),
   wasmBytes: async (variant) => new Uint8Array(await readFile(await firstExisting(wasmCandidates(`llc-${variant}.wasm`)))),
   now: () => performance.now(),
   cores: () => availableParallelism(),
+  realPath: canonical,
+  async prepareOutput(path) {
+    await makeDirs(dirname(path));
+    const existing = await stat(path).catch(() => undefined);
+    if (existing?.isDirectory()) throw new FileError("write", path, "it is a directory", { code: "EISDIR" });
+    await removeStaleTemps(path);
+    // The probe is the write's own temp name: created, written and removed here, so a
+    // directory that cannot take the file fails now, before any work is done.
+    const probe = tempOf(path);
+    try {
+      await writeFile(probe, "");
+    } catch (e) {
+      throw fileError("write", path, e);
+    } finally {
+      await rm(probe, { force: true }).catch(() => {});
+    }
+  },
+  async appendText(path, text) {
+    await makeDirs(dirname(path));
+    try {
+      const file = await open(path, "a");
+      try {
+        await file.write(text);
+        await file.datasync();
+      } finally {
+        await file.close();
+      }
+    } catch (e) {
+      throw fileError("append to", path, e);
+    }
+  },
 };
 
 /** "pkg/rest" or "@scope/pkg/rest" → [package name, path inside it]. */

@@ -1,9 +1,10 @@
 // The page's arithmetic on results, kept out of the DOM code so Node can test it:
 // running λ̂ traces, per-chain MALA means, and the three warnings with their rules.
 //
-//  - diverged: the estimate failed with a NaN/Inf loss (EstimateError named
-//    "ChainDivergedError"); the page shows the library's message and keeps the
-//    partial traces. (Detected in main.ts from the error, not here.)
+//  - diverged: a chain's loss became NaN/Inf: the result lists it in
+//    diverged_chains (status "diverged", the estimate over the healthy chains), or,
+//    with sampler.fail_fast, the estimate stopped with a ChainDivergedError (shown
+//    by main.ts from the error).
 //  - still trending (trendCheck): for each chain with at least 8 draws, d_c = mean
 //    of the last quarter of its llc/trace minus the mean of the quarter before.
 //    Across the C ≥ 2 chains (independent replicates) t = mean(d) / (sd(d)/√C),
@@ -11,9 +12,13 @@
 //    with C − 1 degrees of freedom (2.576, the z-test's, from 31 chains on).
 //    Chains, not draws, are the replicates: draws within a chain are strongly
 //    autocorrelated, so a z-test over draws would flag almost every run.
-//  - MALA acceptance (malaCheck): mala_accept/mean < 0.5 means ε is too large
+//  - MALA acceptance (malaCheck): mala_accept/mean < 0.8 means ε is too large
 //    for the step to be trusted (discretization bias); ≥ 0.995 means ε could be
-//    larger (chains move slowly). devinterp suggests aiming near 0.9.
+//    larger (chains move slowly). devinterp suggests aiming near 0.9. Measured on
+//    the rrr example (5→3→5, true λ 6.5, default ε 6e-4: MALA 0.98, λ̂ 6.45), λ̂
+//    grows with ε: MALA 0.87 → 6.83 (+5 %), 0.78 → 7.56 (+16 %), 0.72 → 8.27,
+//    0.60 → 9.39 (+45 %); below 0.8 the bias is well past the chains' spread.
+// resultWarnings puts the three into words, for the page and the CLI alike.
 // Host-neutral: plain ECMAScript.
 
 /** nβ·(mean of loss[0..t] − L0) for every t: the running λ̂ of one chain. Its last value is llc-chain/c, to the bit. */
@@ -72,8 +77,45 @@ export function trendCheck(llcTrace: readonly (readonly number[])[]): TrendCheck
 
 export type MalaVerdict = "low" | "high" | "ok";
 
-/** The MALA rule above: < 0.5 low, ≥ 0.995 high (≈ 1), else ok; null when there is no acceptance (rmsprop_sgld). */
+export const MALA_LOW = 0.8;
+export const MALA_HIGH = 0.995;
+
+/** The MALA rule above: < 0.8 low, ≥ 0.995 high (≈ 1), else ok; null when there is no acceptance (rmsprop_sgld). */
 export function malaCheck(mean: number | null): MalaVerdict | null {
   if (mean === null || !Number.isFinite(mean)) return null;
-  return mean < 0.5 ? "low" : mean >= 0.995 ? "high" : "ok";
+  return mean < MALA_LOW ? "low" : mean >= MALA_HIGH ? "high" : "ok";
+}
+
+export interface Warning {
+  kind: "diverged" | "trend" | "mala-low" | "mala-high";
+  title: string;
+  text: string;
+}
+
+/** What a result needs a warning for (the rules above), in words for a person; [] when none. */
+export function resultWarnings(result: {
+  "llc/trace": readonly (readonly number[])[];
+  "mala_accept/mean": number | null;
+  diverged_chains?: readonly { chain: number; error: string }[];
+  chains_completed: number;
+}): Warning[] {
+  const out: Warning[] = [];
+  const fmt = (x: number, digits = 3) => (Object.is(x, -0) ? 0 : x).toPrecision(digits);
+  const diverged = result.diverged_chains ?? [];
+  if (diverged.length)
+    out.push({ kind: "diverged", title: `${diverged.length} chain(s) diverged`,
+      text: `chain(s) ${diverged.map((d) => d.chain).join(", ")} diverged (${diverged[0].error}); λ̂ is over the ${result.chains_completed} healthy chain(s) (llc/chains_used)` });
+  const healthy = result["llc/trace"].filter((_, c) => !diverged.some((d) => d.chain === c));
+  const trend = trendCheck(healthy);
+  if (trend?.trending)
+    out.push({ kind: "trend", title: "λ̂ trace still trending",
+      text: `across ${trend.chains} chains the last quarter of the trace averages ${fmt(trend.shift)} ${trend.shift > 0 ? "above" : "below"} the quarter before ` +
+        `(t = ${fmt(trend.t, 2)}, |t| > ${trend.critical}); the chains may not have reached equilibrium: try more draws, a burn-in, or a larger ε` });
+  const mala = result["mala_accept/mean"];
+  const verdict = malaCheck(mala);
+  if (verdict === "low")
+    out.push({ kind: "mala-low", title: "Low MALA acceptance", text: `mala_accept/mean = ${fmt(mala!)} < ${MALA_LOW}: the step size ε is too large for SGLD's discretization to be trusted (λ̂ is biased upwards); try a smaller ε` });
+  else if (verdict === "high")
+    out.push({ kind: "mala-high", title: "MALA acceptance ≈ 1", text: `mala_accept/mean = ${fmt(mala!)}: ε could be larger; the chains move slowly and may not have explored the posterior (aim near 0.9)` });
+  return out;
 }

@@ -19,7 +19,7 @@ import {
   prepareEstimate, readSafetensors, webWorkers,
   type EstimateConfig, type EstimateInputs, type EstimateResult, type Progress, type ChainTraces, type Tensor, type Variant,
 } from "../index.ts";
-import { runningLlc, meanOf, trendCheck, malaCheck } from "./diagnostics.ts";
+import { runningLlc, meanOf, resultWarnings } from "./diagnostics.ts";
 import { chartsToSvg, niceTicks, tickLabel, type SvgPanel } from "./svg.ts";
 import { describeModel, fmt, otherSettings, resultCaption, resultTitle } from "./describe.ts";
 import type { InputsReply, InputsRequest } from "./inputs-worker.ts";
@@ -541,7 +541,7 @@ async function run(): Promise<void> {
         scheduleRender();
       },
     });
-    finish(result, "done", label);
+    finish(result, result.status === "diverged" ? "diverged" : "done", label);
   } catch (e) {
     if (e instanceof EstimateError) finish(e.partial, e.name === "AbortError" ? "cancelled" : e.name === "ChainDivergedError" ? "diverged" : "error", label, e);
     else {
@@ -559,7 +559,7 @@ function finish(result: EstimateResult | undefined, state: State, label: string,
   if (live && result) {
     const traces = result["loss/trace"];
     traces.forEach((loss, c) => {
-      const diverged = state === "diverged" && c === traces.length - 1;
+      const diverged = result.diverged_chains?.some((d) => d.chain === c) ?? false;
       live!.chainDone(c, loss, diverged ? "diverged" : "done");
     });
   }
@@ -584,9 +584,8 @@ function finish(result: EstimateResult | undefined, state: State, label: string,
   ui.llcValue.dataset.value = JSON.stringify(mean);
   const facts: [string, string][] = [
     ["status", `${result.status}${state === "cancelled" ? " (cancelled)" : ""}`],
-    ["chains", state === "diverged"
-      ? `${result.chains_completed - 1} of ${result.config.sampler.chains} finished, chain ${result.chains_completed - 1} diverged`
-      : `${result.chains_completed} of ${result.config.sampler.chains} finished`],
+    ["chains", `${result.chains_completed} of ${result.config.sampler.chains} finished` +
+      (result.diverged_chains?.length ? `, chain ${result.diverged_chains.map((d) => d.chain).join(", ")} diverged` : "")],
   ];
   if (live?.trueLambda !== undefined) facts.push(["true λ", String(live.trueLambda)]);
   facts.push(
@@ -606,7 +605,9 @@ function finish(result: EstimateResult | undefined, state: State, label: string,
   } else if (state === "diverged") {
     ui.status.textContent = `A chain diverged after ${seconds(total)}.`;
     const message = error?.message ?? result.error ?? "";
-    showWarning("A chain diverged", message, /[.!]$/.test(message) ? " " : ". ", "The draws before it are kept in the charts and the result (status \"error\").");
+    showWarning("A chain diverged", message, /[.!]$/.test(message) ? " " : ". ", error
+      ? "The draws before it are kept in the charts and the result (status \"error\")."
+      : `The other chains ran: λ̂ is over the ${result.chains_completed} healthy chain(s) (status "diverged", llc/chains_used).`);
   } else if (error) {
     ui.status.textContent = `Failed after ${seconds(total)}.`;
     showError(error, "The run failed");
@@ -614,19 +615,9 @@ function finish(result: EstimateResult | undefined, state: State, label: string,
   warn(result);
 }
 
-/** The trend and MALA warnings (rules in diagnostics.ts and the page's notes). */
+/** The trend and MALA warnings (rules and words in diagnostics.ts, shared with the CLI); a divergence is shown by finish(). */
 function warn(result: EstimateResult): void {
-  const trend = trendCheck(result["llc/trace"]);
-  if (trend?.trending)
-    showWarning("λ̂ trace still trending",
-      `Across ${trend.chains} chains the last quarter of the trace averages ${fmt(trend.shift)} ${trend.shift > 0 ? "above" : "below"} the quarter before ` +
-      `(t = ${fmt(trend.t, 2)}, |t| > ${trend.critical}). The chains may not have reached equilibrium: try more draws, a burn-in, or a larger ε.`);
-  const mala = result["mala_accept/mean"];
-  const verdict = malaCheck(mala);
-  if (verdict === "low")
-    showWarning("Low MALA acceptance", `mala_accept/mean = ${fmt(mala)} < 0.5: the step size ε is too large for SGLD's discretization to be trusted; try a smaller ε.`);
-  else if (verdict === "high")
-    showWarning("MALA acceptance ≈ 1", `mala_accept/mean = ${fmt(mala)}: ε could be larger; the chains move slowly and may not have explored the posterior (aim near 0.9).`);
+  for (const w of resultWarnings(result)) if (w.kind !== "diverged") showWarning(w.title, w.text[0].toUpperCase() + w.text.slice(1) + ".");
 }
 
 // ── downloads ──────────────────────────────────────────────────────────────
