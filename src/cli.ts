@@ -1,7 +1,7 @@
 /// <reference types="node" />
 // The command line: `llc estimate`, `llc table` (the main job: analytic cases),
-// `llc train` (the transformer), `llc heads` and `llc sweep` (head scores and
-// refined LLCs over a training run), `llc example` (a built-in case as config +
+// `llc train` (the transformer), `llc heads`, `llc circuits` and `llc sweep` (head
+// scores, circuits and refined LLCs over a training run), `llc example` (a built-in case as config +
 // safetensors files).
 import { fileURLToPath } from "node:url";
 import { nodeHost } from "./platform/node.ts";
@@ -20,7 +20,12 @@ const USAGE = `usage:
   llc table [--quick] [--variant simd|scalar]     LLC of built-in models with known λ
   llc train [--config FILE | --out DIR] [--quiet] [--variant simd|scalar]
                                                  train the transformer (default config without --config; resumes after a kill)
-  llc heads --run DIR [--steps last|all|N,N,...] [--data mix|prose|code] [--sequences N]   head scores per checkpoint
+  llc heads (--run DIR [--steps last|all|N,N,...] [--data prose,code|mix] | --checkpoint FILE --data FILE [--model FILE] [--tokenizer FILE])
+            [--sequences N] [--ablation mean|zero] [--min-count N] [--delta X] [--thresholds name=x,...] [--json FILE]
+                                                 behaviour scores, ablation, multigrams and a label per head and checkpoint
+  llc circuits (--run DIR [--step last|N] [--data mix|prose|code] | --checkpoint FILE --data FILE [--model FILE] [--tokenizer FILE])
+            [--fold-ln] [--sequences N] [--ablation mean|zero] [--top N] [--json FILE]
+                                                 composition scores and path ablation, layer-0 → layer-1 heads
   llc sweep --run DIR [--restrict l0h0,l0h1,... | --heads] [--steps last|all|N,N] [--data mix|prose|code|FILE] --sampler FILE.json
             [--out FILE.jsonl] [--workers N] [--quiet] [--variant simd|scalar]
                                                  refined LLC of each selector (default --heads: every head) at each checkpoint;
@@ -165,49 +170,147 @@ async function exampleCommand(args: string[]): Promise<void> {
   process.stdout.write(`wrote ${join("case.json")}, weights.safetensors, data.safetensors (true λ = ${c.trueLambda})\n`);
 }
 
+/** A value flag as a number (integer ≥ min when `integer`), or the default. */
+function numberFlag(flags: Flags, name: string, fallback: number, integer: boolean, min: number): number {
+  const v = flags[name];
+  if (v === undefined) return fallback;
+  const n = typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new UsageError(`--${name}: expected ${integer ? "an integer" : "a number"} >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
 /**
- * `llc heads`: previous-token, induction and ablation scores of every head at
- * checkpoints of a training run (src/analysis/heads.ts), one table per checkpoint.
+ * The checkpoints, token files, model and tokenizer an analysis command reads: a run
+ * directory (--run DIR with --steps/--step and --data NAMES) or a checkpoint and a token
+ * file (--checkpoint FILE --data FILE [--model FILE] [--tokenizer FILE]).
  */
-async function headsCommand(args: string[]): Promise<void> {
-  const flags = parseFlags(args, { run: "value", steps: "value", data: "value", sequences: "value" });
-  if (typeof flags.run !== "string") throw new UsageError("heads: --run DIR is required (a run directory made by llc train)");
-  const dataName = flags.data ?? "mix";
-  if (dataName !== "mix" && dataName !== "prose" && dataName !== "code") throw new UsageError(`--data: expected mix, prose or code, got ${JSON.stringify(dataName)}`);
-  const sequencesText = flags.sequences ?? "64";
-  const sequences = typeof sequencesText === "string" && /^[0-9]+$/.test(sequencesText) ? Number(sequencesText) : NaN;
-  if (!Number.isSafeInteger(sequences) || sequences < 1) throw new UsageError(`--sequences: expected an integer >= 1, got ${JSON.stringify(sequencesText)}`);
+async function analysisInputs(command: string, flags: Flags, stepFlag: "steps" | "step", defaultData: string) {
   const { readdir } = await import("node:fs/promises");
+  const { dirname } = await import("node:path");
   const heads = await import("./analysis/heads.ts");
   const { runFiles } = await import("./train.ts");
+  const { parseModel } = await import("./config.ts");
+  if (typeof flags.run === "string" && typeof flags.checkpoint === "string") throw new UsageError(`${command}: give --run DIR or --checkpoint FILE --data FILE, not both`);
+  if (typeof flags.checkpoint === "string") {
+    if (typeof flags.data !== "string") throw new UsageError(`${command}: --checkpoint FILE needs --data FILE (a token file: tensor "tokens" [n_seq, T])`);
+    if (flags[stepFlag] !== undefined) throw new UsageError(`${command}: --${stepFlag} goes with --run DIR; --checkpoint names one checkpoint`);
+    let model;
+    if (typeof flags.model === "string") {
+      const text = await nodeHost.readText(flags.model).catch(() => {
+        throw new Error(`${command}: cannot read the model config ${flags.model}`);
+      });
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch (e) {
+        throw new Error(`${flags.model}: not JSON (${(e as Error).message})`);
+      }
+      const parsed = parseModel((raw as { model?: unknown })?.model ?? raw, flags.model);
+      if (parsed.kind !== "transformer") throw new Error(`${flags.model}: model.kind is ${JSON.stringify(parsed.kind)}; expected "transformer"`);
+      model = parsed;
+    }
+    const besideData = `${dirname(flags.data)}/tokenizer.json`;
+    const tokenizer = typeof flags.tokenizer === "string" ? flags.tokenizer : (await nodeHost.exists(besideData)) ? besideData : undefined;
+    return { checkpoints: [{ path: flags.checkpoint }], data: [{ name: flags.data, path: flags.data }], model, tokenizer };
+  }
+  if (typeof flags.run !== "string") throw new UsageError(`${command}: --run DIR is required (a run directory made by llc train), or --checkpoint FILE --data FILE`);
+  if (flags.model !== undefined || flags.tokenizer !== undefined) throw new UsageError(`${command}: --model and --tokenizer go with --checkpoint; a run directory has its own`);
   const dir = flags.run;
-  if (!(await nodeHost.exists(dir))) throw new Error(`heads: run directory ${dir} does not exist`);
+  if (!(await nodeHost.exists(dir))) throw new Error(`${command}: run directory ${dir} does not exist`);
   const checkpointDir = `${dir}/checkpoints`;
   const names = await readdir(checkpointDir).catch(() => {
-    throw new Error(`heads: ${checkpointDir} is missing; expected a run directory made by llc train`);
+    throw new Error(`${command}: ${checkpointDir} is missing; expected a run directory made by llc train`);
   });
   const available = names.map(heads.checkpointStepOf).filter((s): s is number => s !== undefined).sort((a, b) => a - b);
-  if (available.length === 0) throw new Error(`heads: no checkpoints (step-NNNNNN.safetensors) in ${checkpointDir}`);
+  if (available.length === 0) throw new Error(`${command}: no checkpoints (step-NNNNNN.safetensors) in ${checkpointDir}`);
+  const spec = String(flags[stepFlag] ?? "last");
+  if (stepFlag === "step" && !/^(last|\d+)$/.test(spec)) throw new UsageError(`--step: expected last or one step, got ${JSON.stringify(spec)}`);
   let steps: number[];
   try {
-    steps = heads.selectCheckpointSteps(String(flags.steps ?? "last"), available);
+    steps = heads.selectCheckpointSteps(spec, available);
   } catch (e) {
-    throw new UsageError(`--steps: ${(e as Error).message}`);
+    throw new UsageError(`--${stepFlag}: ${(e as Error).message}`);
   }
-  const dataPath = `${dir}/data/${dataName}-heldout.safetensors`;
-  if (!(await nodeHost.exists(dataPath))) throw new Error(`heads: ${dataPath} is missing; the run's data directory holds the held-out token files`);
-  const dataBytes = await nodeHost.readBytes(dataPath);
-  const wasm = await WebAssembly.compile(await nodeHost.wasmBytes("simd"));
-  for (const step of steps) {
-    const path = runFiles(dir).checkpoint(step);
-    const checkpoint = heads.readCheckpoint(await nodeHost.readBytes(path), path);
-    const data = heads.readHeldout(dataBytes, dataPath, checkpoint);
-    const scores = heads.headScores(await createEngine(wasm, "simd"), checkpoint.model, checkpoint.weights, data, { maxSequences: sequences });
-    process.stdout.write(
-      `step ${step}: ${dataName} held-out loss ${scores.baseLoss.toFixed(4)} on ${scores.sequences} sequences of ${scores.seqLen}; ` +
-        `induction on ${scores.inductionSequences} random sequences repeated after k = ${scores.inductionHalf}\n` +
-        heads.formatHeadTable(scores.heads) + "\n",
-    );
+  const dataNames = String(flags.data ?? defaultData).split(",").map((d) => d.trim());
+  for (const name of dataNames) if (name !== "mix" && name !== "prose" && name !== "code") throw new UsageError(`--data: expected mix, prose or code (or a comma-separated list), got ${JSON.stringify(name)}`);
+  const data = [...new Set(dataNames)].map((name) => ({ name, path: `${dir}/data/${name}-heldout.safetensors` }));
+  for (const d of data) if (!(await nodeHost.exists(d.path))) throw new Error(`${command}: ${d.path} is missing; the run's data directory holds the held-out token files`);
+  const tokenizer = (await nodeHost.exists(`${dir}/data/tokenizer.json`)) ? `${dir}/data/tokenizer.json` : undefined;
+  return { checkpoints: steps.map((step) => ({ path: runFiles(dir).checkpoint(step), step })), data, model: undefined, tokenizer };
+}
+
+/** --thresholds previous_token=0.4,current_token=0.4,induction=0.4,multigrams=10 (any subset). */
+function thresholdsFlag(flags: Flags): Record<string, number> | undefined {
+  const v = flags.thresholds;
+  if (v === undefined) return undefined;
+  const known = ["previous_token", "current_token", "induction", "multigrams"];
+  const out: Record<string, number> = {};
+  for (const part of String(v).split(",")) {
+    const [name, value] = part.split("=").map((x) => x.trim());
+    if (!known.includes(name)) throw new UsageError(`--thresholds: unknown name ${JSON.stringify(name)} (known: ${known.join(", ")})`);
+    const n = value !== undefined && value !== "" ? Number(value) : NaN;
+    if (!Number.isFinite(n)) throw new UsageError(`--thresholds: ${name} needs a number, got ${JSON.stringify(value)}`);
+    out[name] = n;
+  }
+  return out;
+}
+
+function ablationFlag(flags: Flags): "mean" | "zero" {
+  const v = flags.ablation ?? "mean";
+  if (v !== "mean" && v !== "zero") throw new UsageError(`--ablation: expected mean or zero, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * `llc heads`: behaviour scores, ablation Δloss, multigrams and a label of every head
+ * at checkpoints of a training run (src/analysis/heads.ts), one table per checkpoint
+ * and data set; --json FILE writes them all (src/analysis/report.ts).
+ */
+async function headsCommand(args: string[]): Promise<void> {
+  const flags = parseFlags(args, {
+    run: "value", steps: "value", data: "value", sequences: "value", json: "value", checkpoint: "value", model: "value", tokenizer: "value",
+    ablation: "value", "min-count": "value", delta: "value", thresholds: "value", quiet: "flag", variant: "value",
+  });
+  const sequences = numberFlag(flags, "sequences", 64, true, 1);
+  const options = {
+    maxSequences: sequences, ablation: ablationFlag(flags), thresholds: thresholdsFlag(flags),
+    multigrams: { minCount: numberFlag(flags, "min-count", 5, true, 1), delta: numberFlag(flags, "delta", 0.5, false, -Infinity) },
+  };
+  const variant = variantOf(flags);
+  const inputs = await analysisInputs("heads", flags, "steps", "prose,code");
+  const { headsReport } = await import("./analysis/report.ts");
+  const quiet = flags.quiet === true;
+  const report = await headsReport(nodeHost, { ...inputs, variant, onProgress: (line) => quiet || process.stderr.write(line + "\n") }, options);
+  process.stdout.write(report.tables.join("\n"));
+  if (typeof flags.json === "string") {
+    await nodeHost.writeText(flags.json, JSON.stringify(report.json, null, 1) + "\n");
+    if (!quiet) process.stderr.write(`wrote ${flags.json}\n`);
+  }
+}
+
+/**
+ * `llc circuits`: Q/K/V-composition scores between layer-0 and layer-1 heads and the
+ * path-ablation Δloss of each (layer-0 head, layer-1 head, Q/K/V) path at one checkpoint.
+ */
+async function circuitsCommand(args: string[]): Promise<void> {
+  const flags = parseFlags(args, {
+    run: "value", step: "value", data: "value", sequences: "value", json: "value", checkpoint: "value", model: "value", tokenizer: "value",
+    ablation: "value", "fold-ln": "flag", top: "value", quiet: "flag", variant: "value",
+  });
+  const options = {
+    maxSequences: numberFlag(flags, "sequences", 64, true, 1), ablation: ablationFlag(flags), foldLn: flags["fold-ln"] === true,
+    top: numberFlag(flags, "top", 10, true, 0),
+  };
+  const variant = variantOf(flags);
+  const inputs = await analysisInputs("circuits", flags, "step", "mix");
+  if (inputs.data.length !== 1) throw new UsageError("circuits: --data names one data set");
+  const { circuitsReport } = await import("./analysis/report.ts");
+  const quiet = flags.quiet === true;
+  const report = await circuitsReport(nodeHost, { ...inputs, variant, onProgress: (line) => quiet || process.stderr.write(line + "\n") }, options);
+  process.stdout.write(report.text);
+  if (typeof flags.json === "string") {
+    await nodeHost.writeText(flags.json, JSON.stringify(report.json, null, 1) + "\n");
+    if (!quiet) process.stderr.write(`wrote ${flags.json}\n`);
   }
 }
 
@@ -286,6 +389,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (command === "train") await trainCommand(args);
     else if (command === "example") await exampleCommand(args);
     else if (command === "heads") await headsCommand(args);
+    else if (command === "circuits") await circuitsCommand(args);
     else if (command === "sweep") await sweepCommand(args);
     else if (command === "help" || command === "--help" || command === undefined) process.stdout.write(USAGE + "\n");
     else throw new UsageError(`unknown command ${JSON.stringify(command)}`);
