@@ -167,12 +167,18 @@ export class AblationProbe {
    * in sequence order, one rounding to f32): the mean-ablation values. Computed once.
    */
   headMeans(): Float32Array[] {
-    if (this.means) return this.means;
+    if (!this.means) this.run();
+    return this.means!;
+  }
+
+  /** The intact forward; it also takes the per-position means of z when they are not known yet. */
+  private intactForward(visit?: (start: number, rows: number) => void): ForwardResult {
+    this.clear();
+    if (this.means) return this.forward(visit);
     const { model, T, n } = this;
     const width = model.n_heads * model.d_head;
-    this.clear();
     const sums = Array.from({ length: model.n_layers }, () => new Float64Array(T * width));
-    this.forward((_start, rows) => {
+    const result = this.forward((start, rows) => {
       for (let l = 0; l < model.n_layers; l++) {
         const z = this.engine.f32(this.layerAddress(l, "TFL_Z"), rows * T * width);
         const sum = sums[l];
@@ -181,9 +187,10 @@ export class AblationProbe {
           for (let i = 0; i < T * width; i++) sum[i] += z[base + i];
         }
       }
+      visit?.(start, rows);
     });
-    this.means = sums.map((sum) => Float32Array.from(sum, (s) => s / n));
-    return this.means;
+    this.means = sums.map((sum) => Float32Array.from(sum, (x) => x / n));
+    return result;
   }
 
   private loadReplacement(kind: AblationKind): void {
@@ -209,8 +216,11 @@ export class AblationProbe {
     }
   }
 
-  /** A forward with `spec`'s replacements (none: the intact model). */
-  run(spec: AblationSpec = {}): ForwardResult {
+  /**
+   * A forward with `spec`'s replacements (none: the intact model); `visit` as in
+   * forward(), e.g. to read attention patterns.
+   */
+  run(spec: AblationSpec = {}, visit?: (start: number, rows: number) => void): ForwardResult {
     const { model } = this;
     const H = model.n_heads;
     const heads = spec.heads ?? [];
@@ -224,8 +234,9 @@ export class AblationProbe {
         if (!PROJECTIONS.includes(r.projection)) throw new RangeError(`path ablation: projection ${JSON.stringify(r.projection)}; expected Q, K or V`);
       }
     }
+    if (heads.length === 0 && !spec.path) return this.intactForward(visit);
+    this.loadReplacement(spec.kind ?? "mean");
     this.clear();
-    if (heads.length > 0 || spec.path) this.loadReplacement(spec.kind ?? "mean");
     for (let l = 0; l < model.n_layers; l++) {
       const chosen = heads.filter((h) => h.layer === l);
       if (chosen.length === 0) continue;
@@ -247,7 +258,7 @@ export class AblationProbe {
       this.setLayerWord(layer, "TFL_PATH_READERS", buffers.readers);
     }
     try {
-      return this.forward();
+      return this.forward(visit);
     } finally {
       this.clear();
     }

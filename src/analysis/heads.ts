@@ -232,7 +232,7 @@ export function headScores(
   // The intact model on held-out text: per-token losses and the previous- and current-token sums.
   const previousSums = new Float64Array(L * H), currentSums = new Float64Array(L * H);
   const patternOf = (l: number) => probe.layerAddress(l, "TFL_PATTERN");
-  const intact = probe.forward((_start, rows) => {
+  const intact = probe.run({}, (_start, rows) => {
     accumulate(patternOf, previousSums, rows, T, 1, 1);
     accumulate(patternOf, currentSums, rows, T, 1, 0);
   });
