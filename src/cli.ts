@@ -239,11 +239,11 @@ async function analysisInputs(command: string, flags: Flags, stepFlag: "steps" |
   return { checkpoints: steps.map((step) => ({ path: runFiles(dir).checkpoint(step), step })), data, model: undefined, tokenizer };
 }
 
-/** --thresholds previous_token=0.4,current_token=0.4,induction=0.4,multigrams=10 (any subset). */
+/** --thresholds previous_token=0.4,current_token=0.4,induction=0.4,multigram_share=0.05 (any subset). */
 function thresholdsFlag(flags: Flags): Record<string, number> | undefined {
   const v = flags.thresholds;
   if (v === undefined) return undefined;
-  const known = ["previous_token", "current_token", "induction", "multigrams"];
+  const known = ["previous_token", "current_token", "induction", "multigram_share"];
   const out: Record<string, number> = {};
   for (const part of String(v).split(",")) {
     const [name, value] = part.split("=").map((x) => x.trim());

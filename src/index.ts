@@ -15,7 +15,7 @@ export { trainTransformer, checkpointSchedule } from "./train.ts";
 export { runSweep, formatSweepTable, SweepError, type SweepOptions, type SweepRow, type SweepResult } from "./sweep.ts";
 export {
   headScores, formatHeadTable, headScoresJson, headLabel, labelThresholds, readCheckpoint, readHeldout,
-  PREVIOUS_TOKEN_THRESHOLD, CURRENT_TOKEN_THRESHOLD, INDUCTION_THRESHOLD, MULTIGRAM_HEAD_THRESHOLD, LABEL_THRESHOLDS,
+  PREVIOUS_TOKEN_THRESHOLD, CURRENT_TOKEN_THRESHOLD, INDUCTION_THRESHOLD, MULTIGRAM_SHARE_THRESHOLD, LABEL_THRESHOLDS,
   type HeadScores, type HeadScore, type HeadScoreOptions, type HeadLabel, type LabelThresholds, type MultigramOptions,
 } from "./analysis/heads.ts";
 export { AblationProbe, topTokenChanges, type AblationSpec, type AblationKind, type Projection, type TokenChange, type ForwardResult } from "./analysis/ablation.ts";

@@ -47,22 +47,24 @@ export const CURRENT_TOKEN_THRESHOLD = 0.4;
 export const INDUCTION_THRESHOLD = 0.4;
 /**
  * A head none of whose attention scores reaches its threshold is a multigram head
- * when it holds at least this many multigrams (increase ≥ delta, multigrams.ts).
- * Our convention, as Wang et al. name multigram heads from the per-token analysis
- * without a count: 10 is a handful of n-grams whose final token the model cannot
- * predict without this head, where an idle head holds none.
+ * when it holds at least this share of the multigrams counted in the data (those
+ * occurring ≥ min_count times). A share, not a count, so the label does not move
+ * with the number of sequences scored (more text passes more multigrams over
+ * min_count). Our convention: Wang et al. name multigram heads from the per-token
+ * analysis without a cut-off; 5% is one multigram in twenty that the model cannot
+ * predict as well without this head, where a head that writes nothing holds none.
  */
-export const MULTIGRAM_HEAD_THRESHOLD = 10;
+export const MULTIGRAM_SHARE_THRESHOLD = 0.05;
 
 export interface LabelThresholds {
   previous_token: number;
   current_token: number;
   induction: number;
-  /** Multigrams held (of every kind together). */
-  multigrams: number;
+  /** Share of the counted multigrams the head holds (every kind together). */
+  multigram_share: number;
 }
 export const LABEL_THRESHOLDS: Readonly<LabelThresholds> = {
-  previous_token: PREVIOUS_TOKEN_THRESHOLD, current_token: CURRENT_TOKEN_THRESHOLD, induction: INDUCTION_THRESHOLD, multigrams: MULTIGRAM_HEAD_THRESHOLD,
+  previous_token: PREVIOUS_TOKEN_THRESHOLD, current_token: CURRENT_TOKEN_THRESHOLD, induction: INDUCTION_THRESHOLD, multigram_share: MULTIGRAM_SHARE_THRESHOLD,
 };
 
 /**
@@ -138,10 +140,10 @@ export interface HeadScoreOptions {
 /**
  * The label of a head: among the attention scores reaching their thresholds the
  * largest (ties: previous-token, current-token, induction); if none does, "multigram"
- * when it holds ≥ thresholds.multigrams multigrams; else "other".
+ * when it holds ≥ thresholds.multigram_share of the counted multigrams; else "other".
  */
 export function headLabel(
-  scores: { previousTokenScore: number; currentTokenScore: number; inductionScore: number; multigramsHeld?: number },
+  scores: { previousTokenScore: number; currentTokenScore: number; inductionScore: number; multigramShare?: number },
   thresholds: LabelThresholds = LABEL_THRESHOLDS,
 ): HeadLabel {
   const candidates: [HeadLabel, number, number][] = [
@@ -153,7 +155,7 @@ export function headLabel(
   for (const [label, score, threshold] of candidates)
     if (score >= threshold && score > bestScore) [best, bestScore] = [label, score];
   if (best) return best;
-  if (scores.multigramsHeld !== undefined && scores.multigramsHeld >= thresholds.multigrams) return "multigram";
+  if (scores.multigramShare !== undefined && scores.multigramShare >= thresholds.multigram_share) return "multigram";
   return "other";
 }
 
@@ -262,7 +264,9 @@ export function headScores(
         const held = headMultigrams(table, multigramIncreases(table, intact.tokenLosses, ablated.tokenLosses), delta, top);
         multigrams = { ...held, positions: topTokenChanges(heldout, intact.tokenLosses, ablated.tokenLosses, top, multigramOptions?.context ?? CONTEXT_TOKENS) };
       }
-      const label = headLabel({ previousTokenScore, currentTokenScore, inductionScore, multigramsHeld: multigrams?.counts.total }, thresholds);
+      // With nothing counted, no head holds a share: 0/0 is left undefined (never a multigram head).
+      const multigramShare = multigrams && table!.kinds.length > 0 ? multigrams.counts.total / table!.kinds.length : undefined;
+      const label = headLabel({ previousTokenScore, currentTokenScore, inductionScore, multigramShare }, thresholds);
       heads.push({ layer: l, head: h, previousTokenScore, currentTokenScore, inductionScore, ablationDelta: ablated.loss - intact.loss, multigrams, label });
     }
   return {

@@ -11,7 +11,7 @@ import { detachingEngine, loadEngine, mulberry32, seededUniform, VARIANTS, scrat
 import type { TransformerConfig } from "../../src/config.ts";
 import { findTensor } from "../../src/arena.ts";
 import { modelLayout } from "../../src/models.ts";
-import { formatHeadTable, headScores, selectCheckpointSteps, checkpointStepOf } from "../../src/analysis/heads.ts";
+import { formatHeadTable, headScores, headLabel, labelThresholds, selectCheckpointSteps, checkpointStepOf } from "../../src/analysis/heads.ts";
 
 function randomTokens(m: TransformerConfig, nSeq: number, T: number, seed: number) {
   const u = mulberry32(seed);
@@ -162,6 +162,19 @@ test("deterministic: repeated calls, both engine builds and any batch size give 
   assert.is(other.sequences, 2);
 });
 
+test("headLabel: the largest attention score over its threshold, then the multigram share, else other", () => {
+  const scores = (p: number, c: number, i: number, share?: number) => ({ previousTokenScore: p, currentTokenScore: c, inductionScore: i, multigramShare: share });
+  assert.is(headLabel(scores(0.5, 0.45, 0.9, 1)), "induction");
+  assert.is(headLabel(scores(0.5, 0.45, 0.1, 1)), "previous-token");
+  assert.is(headLabel(scores(0.3, 0.45, 0.1, 1)), "current-token");
+  assert.is(headLabel(scores(0.3, 0.3, 0.3, 0.05)), "multigram");
+  assert.is(headLabel(scores(0.3, 0.3, 0.3, 0.049)), "other");
+  assert.is(headLabel(scores(0.3, 0.3, 0.3)), "other", "no multigrams measured");
+  assert.is(headLabel(scores(0.5, 0.5, 0.5)), "previous-token", "ties: previous-token first");
+  assert.is(headLabel(scores(0.3, 0.3, 0.3), labelThresholds({ induction: 0.25 })), "induction");
+  assert.throws(() => labelThresholds({ induction: Number.NaN }), /thresholds\.induction must be a finite number/);
+});
+
 test("formatHeadTable aligns columns; step selection and checkpoint names", () => {
   const table = formatHeadTable([
     { layer: 0, head: 0, previousTokenScore: 0.91234, currentTokenScore: 0.05, inductionScore: 0.01, ablationDelta: 0.5, label: "previous-token" },
@@ -219,7 +232,7 @@ test("llc heads on a tiny run: last step by default, --steps all, bad --steps ex
   assert.is([...all.stdout.matchAll(rows)].length, 16);
   const report = JSON.parse(readFileSync(json, "utf8"));
   assert.is(report.format, "llc-wasm/heads/1");
-  assert.equal(report.thresholds, { previous_token: 0.4, current_token: 0.4, induction: 0.4, multigrams: 10 });
+  assert.equal(report.thresholds, { previous_token: 0.4, current_token: 0.4, induction: 0.4, multigram_share: 0.05 });
   assert.equal(report.checkpoints.map((c: { step: number; data: string }) => `${c.step} ${c.data}`), tables);
   const head = report.checkpoints[3].heads[1];
   assert.equal(Object.keys(head), ["layer", "head", "previous_token", "current_token", "induction", "ablation_delta", "multigrams", "label"]);
@@ -234,10 +247,10 @@ test("llc heads on a tiny run: last step by default, --steps all, bad --steps ex
   const byFile = llc(["heads", "--checkpoint", join(runDir, "checkpoints/step-000020.safetensors"), "--data", join(runDir, "data/code-heldout.safetensors"), "--sequences", "4", "--json", direct, "--quiet"]);
   assert.is(byFile.status, 0, byFile.stderr);
   assert.equal(JSON.parse(readFileSync(direct, "utf8")).checkpoints[0].heads, report.checkpoints[3].heads);
-  const zero = llc(["heads", "--run", runDir, "--sequences", "4", "--data", "code", "--ablation", "zero", "--thresholds", "multigrams=0"]);
+  const zero = llc(["heads", "--run", runDir, "--sequences", "4", "--data", "code", "--ablation", "zero", "--thresholds", "multigram_share=0", "--min-count", "1"]);
   assert.is(zero.status, 0, zero.stderr);
   assert.match(zero.stdout, /zero-ablation/);
-  assert.ok([...zero.stdout.matchAll(rows)].every((r) => r[8] !== "other"), "with multigrams=0 every head not labelled by attention is a multigram head");
+  assert.ok([...zero.stdout.matchAll(rows)].every((r) => r[8] !== "other"), "with multigram_share=0 every head not labelled by attention is a multigram head");
 
   const bad = llc(["heads", "--run", runDir, "--steps", "7"]);
   assert.is(bad.status, 2);
