@@ -51,14 +51,7 @@ export interface CompositionOptions {
 
 /** The Gram matrix XᵀX [k, k] of X [rows, k]. */
 function gram(X: Matrix, rows: number, k: number): Float64Array {
-  const G = new Float64Array(k * k);
-  for (let a = 0; a < k; a++)
-    for (let b = 0; b < k; b++) {
-      let s = 0;
-      for (let r = 0; r < rows; r++) s += X[r * k + a] * X[r * k + b];
-      G[a * k + b] = s;
-    }
-  return G;
+  return transposeTimes(X, X, rows, k, k);
 }
 
 /** tr(A·B) for k × k matrices. */

@@ -4,7 +4,7 @@
 // replacements, and the exact identities the issue asks for.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { VARIANTS, detachingEngine, loadEngine, mulberry32, seededUniform } from "../helpers.ts";
+import { VARIANTS, detachingEngine, loadEngine, mulberry32, randomTransformerWeights } from "../helpers.ts";
 import type { TransformerConfig } from "../../src/config.ts";
 import { findTensor } from "../../src/arena.ts";
 import { modelLayout, planModel } from "../../src/models.ts";
@@ -21,16 +21,7 @@ const MODELS: [string, Partial<TransformerConfig>][] = [
 ];
 
 function randomParams(m: TransformerConfig, seed: number): { arena: Float32Array; params: Params } {
-  const layout = modelLayout(m);
-  const u = seededUniform(seed);
-  const arena = new Float32Array(layout.padded);
-  const params: Params = new Map();
-  for (const t of layout.tensors) {
-    const isLnWeight = /ln(1|_final)\.w$/.test(t.name);
-    for (let i = 0; i < t.size; i++) arena[t.offset + i] = isLnWeight ? 1 + 0.2 * u() : 0.8 * u();
-    params.set(t.name, Float64Array.from(arena.subarray(t.offset, t.offset + t.size)));
-  }
-  return { arena, params };
+  return randomTransformerWeights(m, seed, 0.8);
 }
 
 function randomData(m: TransformerConfig, nSeq: number, T: number, seed: number): TokenData {

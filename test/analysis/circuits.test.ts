@@ -3,7 +3,7 @@
 // models with heads that provably read or write nothing.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { VARIANTS, loadEngine, mulberry32, seededUniform } from "../helpers.ts";
+import { VARIANTS, loadEngine, mulberry32, randomTransformerWeights } from "../helpers.ts";
 import type { TransformerConfig } from "../../src/config.ts";
 import { findTensor } from "../../src/arena.ts";
 import { modelLayout } from "../../src/models.ts";
@@ -16,14 +16,7 @@ const m: TransformerConfig = {
 };
 
 function randomArena(model: TransformerConfig, seed: number): Float32Array {
-  const layout = modelLayout(model);
-  const u = seededUniform(seed);
-  const arena = new Float32Array(layout.padded);
-  for (const t of layout.tensors) {
-    const isLnWeight = /ln(1|_final)\.w$/.test(t.name);
-    for (let i = 0; i < t.size; i++) arena[t.offset + i] = isLnWeight ? 1 + 0.5 * u() : 0.8 * u();
-  }
-  return arena;
+  return randomTransformerWeights(model, seed, 0.8, 0.5).arena;
 }
 
 /** Dense [D, D] matrices from TL's per-head tensors, then ‖AB‖_F/(‖A‖_F‖B‖_F) by plain loops. */

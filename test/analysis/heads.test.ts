@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { detachingEngine, loadEngine, mulberry32, seededUniform, VARIANTS, scratchDir } from "../helpers.ts";
+import { detachingEngine, loadEngine, mulberry32, VARIANTS, scratchDir, randomTransformerWeights } from "../helpers.ts";
 import type { TransformerConfig } from "../../src/config.ts";
 import { findTensor } from "../../src/arena.ts";
 import { modelLayout } from "../../src/models.ts";
@@ -20,14 +20,7 @@ function randomTokens(m: TransformerConfig, nSeq: number, T: number, seed: numbe
 
 /** Random weights (LN weights near 1), as test/transformer.test.ts makes them. */
 function randomArena(m: TransformerConfig, seed: number): Float32Array {
-  const layout = modelLayout(m);
-  const u = seededUniform(seed);
-  const arena = new Float32Array(layout.padded);
-  for (const t of layout.tensors) {
-    const isLnWeight = /ln(1|_final)\.w$/.test(t.name);
-    for (let i = 0; i < t.size; i++) arena[t.offset + i] = isLnWeight ? 1 + 0.2 * u() : 0.5 * u();
-  }
-  return arena;
+  return randomTransformerWeights(m, seed).arena;
 }
 
 function zeroTensor(m: TransformerConfig, arena: Float32Array, name: string) {
