@@ -65,6 +65,9 @@ test("intact forward: the plain plan's loss to the bit (one batch), any batch si
     const scalar = new AblationProbe(await loadEngine(VARIANTS[1]), m, arena, data, { batch: 2 }).run({ heads: [{ layer: 0, head: 1 }] });
     const simd = new AblationProbe(engine, m, arena, data, { batch: 2 }).run({ heads: [{ layer: 0, head: 1 }] });
     assertSameBits(scalar.tokenLosses, simd.tokenLosses, `${label}: scalar = SIMD under ablation`);
+    const path = { path: { layer: 1, sources: [0, 2], readers: [{ projection: "Q" as const, head: 1 }, { projection: "V" as const, head: 2 }] } };
+    assertSameBits(new AblationProbe(await loadEngine(VARIANTS[1]), m, arena, data, { batch: 2 }).run(path).tokenLosses,
+      new AblationProbe(engine, m, arena, data, { batch: 2 }).run(path).tokenLosses, `${label}: scalar = SIMD under path ablation`);
     assert.ok(Object.is(meanTokenLoss(whole.tokenLosses, data.nSeq, m.n_ctx), whole.loss));
     assert.ok(Number.isNaN(whole.tokenLosses[0]), "position 0 is predicted by nothing");
   }
