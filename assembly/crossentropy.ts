@@ -26,7 +26,7 @@ import { logf } from "./rng";
 export function crossEntropyLoss(logits: usize, tokens: usize, batch: i32, nCtx: i32, dVocab: i32, dLogits: usize): f64 {
   if (batch <= 0 || nCtx <= 0 || dVocab <= 0) return NaN;
   const count = batch * (nCtx - 1);
-  return crossEntropySum(logits, tokens, batch, nCtx, dVocab, dLogits, count, 0) / <f64>count;
+  return crossEntropySum(logits, tokens, batch, nCtx, dVocab, dLogits, count, 0, 0) / <f64>count;
 }
 
 /**
@@ -35,8 +35,10 @@ export function crossEntropyLoss(logits: usize, tokens: usize, batch: i32, nCtx:
  * rows in ascending order, and scales the gradient by k = f32(1/count) for the
  * whole mean's `count`. Chunks passed in order with the running total therefore
  * give the same f64 sum and the same dLogits bits as one call on all the rows.
+ * With nll ≠ 0 (f64 [batch, pos]) each predicting row's loss is also written there
+ * (row (b, p): the loss of token p + 1; the last position's row is left alone).
  */
-export function crossEntropySum(logits: usize, tokens: usize, batch: i32, nCtx: i32, dVocab: i32, dLogits: usize, count: i32, total: f64): f64 {
+export function crossEntropySum(logits: usize, tokens: usize, batch: i32, nCtx: i32, dVocab: i32, dLogits: usize, count: i32, total: f64, nll: usize): f64 {
   if (batch <= 0 || nCtx <= 0 || dVocab <= 0) return NaN;
   const rowBytes = <usize>dVocab << 2;
   const invCount = <f32>(1.0 / <f64>count);
@@ -47,14 +49,19 @@ export function crossEntropySum(logits: usize, tokens: usize, batch: i32, nCtx: 
       const dRow = dLogits + <usize>row * rowBytes;
       const target = p + 1 < nCtx ? load<i32>(tokens + (<usize>(row + 1) << 2)) : -1;
       if (p + 1 == nCtx || target < 0 || target >= dVocab) {
-        if (p + 1 < nCtx) total += NaN;
+        if (p + 1 < nCtx) {
+          total += NaN;
+          if (nll) store<f64>(nll + (<usize>row << 3), NaN);
+        }
         if (dLogits) memory.fill(dRow, 0, rowBytes);
         continue;
       }
       const m = rowMax(lRow, dVocab);
       const sum = expShiftedSum(dLogits ? dRow : 0, lRow, dVocab, m);
       const targetOffset = <usize>target << 2;
-      total += (<f64>m - <f64>load<f32>(lRow + targetOffset)) + <f64>logf(sum);
+      const rowLoss = (<f64>m - <f64>load<f32>(lRow + targetOffset)) + <f64>logf(sum);
+      total += rowLoss;
+      if (nll) store<f64>(nll + (<usize>row << 3), rowLoss);
       if (dLogits) {
         const inv: f32 = <f32>1.0 / sum;
         const eTarget = load<f32>(dRow + targetOffset);

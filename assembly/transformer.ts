@@ -53,6 +53,7 @@ export const TF_D_Z: i32 = 33;
 export const TF_D_W_PACKED: i32 = 34; // [d_model, H·d_head]
 export const TF_RESID_FINAL: i32 = 35; // resid_L [R, d_model]
 export const TF_CHUNK_SEQUENCES: i32 = 36; // sequences per unembed/loss chunk (TF_LOGITS holds one chunk)
+export const TF_TOKEN_LOSSES: i32 = 37; // f64 [R]: row (b, p) gets the loss of predicting token p + 1 (0: not written)
 export const TF_LAYER0: i32 = 40;
 // Per layer: arena offsets, then buffers.
 export const TFL_LN_W: i32 = 0;
@@ -79,7 +80,26 @@ export const TFL_PACKED_Q: i32 = 20; // W_Q packed [d_model, H·d_head]
 export const TFL_PACKED_K: i32 = 21;
 export const TFL_PACKED_V: i32 = 22;
 export const TFL_STATS: i32 = 23; // attention row statistics (max, 1/sum) [B, H, T, 2]
-export const TF_LAYER_WORDS: i32 = 24;
+// Ablation, for the head analyses (src/analysis/ablation.ts). Every word is 0 in the
+// plans planModel makes by default, and then the forward runs exactly the ops above.
+//   z_h is a head's attention output [B, T, d_head]; its contribution to the residual
+//   stream is z_h·W_O[h] (TL's hook_z; TL's hook_result before b_O), so replacing z_h
+//   replaces that contribution (zero-ablation: z_h = 0, the same as W_O[h] = 0).
+export const TFL_ABLATE: i32 = 24; // i32 [H] flags: heads of this layer whose z is replaced on every path downstream
+export const TFL_REPLACE_Z: i32 = 25; // f32 [T, H·d_head]: the replacement z_h per position, the same for every sequence
+// Path ablation into this layer l ≥ 1: a second residual stream that differs from resid_l
+// only by layer l−1's PATH_SOURCE heads having their z replaced (by layer l−1's REPLACE_Z),
+// read only by this layer's PATH_READERS projections; every other path keeps the intact stream.
+export const TFL_PATH_SOURCE: i32 = 26; // i32 [H] flags over layer l−1's heads (0: no path ablation into this layer)
+export const TFL_PATH_READERS: i32 = 27; // i32 [3, H] flags: (q, k, v) × head of this layer reading the second stream
+export const TFL_ALT_Z: i32 = 28; // [R, H·d_head] layer l−1's z with the path sources replaced
+export const TFL_ALT_RESID: i32 = 29; // [R, d_model] the second stream
+export const TFL_ALT_X: i32 = 30; // [R, d_model] its ln1 output (= TFL_ALT_RESID without LN)
+export const TFL_ALT_MEAN: i32 = 31;
+export const TFL_ALT_RSTD: i32 = 32;
+export const TFL_ALT_QK_IN: i32 = 33; // its q/k input (+ W_pos for shortformer; = TFL_ALT_X otherwise)
+export const TFL_ALT_PROJ: i32 = 34; // [R, H·d_head] one projection of the second stream
+export const TF_LAYER_WORDS: i32 = 35;
 
 @inline function word(plan: usize, i: i32): i32 {
   return planWord(plan, i);
@@ -125,6 +145,49 @@ function unpackHeads(W: usize, packed: usize, heads: i32, dModel: i32, dHead: i3
       memory.copy(W + (<usize>((h * dModel + i) * dHead) << 2), packed + (<usize>(i * width + h * dHead) << 2), <usize>dHead << 2);
 }
 
+/** z[b, p, h, ·] = replace[p, h, ·] for every sequence b and each head h flagged in `heads` (i32 [H]). */
+function replaceHeads(z: usize, heads: usize, replace: usize, batch: i32, T: i32, H: i32, dHead: i32): void {
+  const width = H * dHead;
+  const bytes = <usize>dHead << 2;
+  for (let h = 0; h < H; h++) {
+    if (load<i32>(heads + (<usize>h << 2)) == 0) continue;
+    for (let b = 0; b < batch; b++)
+      for (let p = 0; p < T; p++)
+        memory.copy(z + (<usize>((b * T + p) * width + h * dHead) << 2), replace + (<usize>(p * width + h * dHead) << 2), bytes);
+  }
+}
+/** resid_{l+1} = (z·W_O + b_O) + resid_l: the block's output, one op sequence for both streams. */
+function blockOutput(next: usize, z: usize, WO: usize, bO: usize, resid: usize, R: i32, dModel: i32, width: i32, scratch: usize): void {
+  matmulAB(next, z, WO, R, dModel, width, 0, scratch);
+  if (bO) biasAdd(next, bO, R, dModel);
+  vectorAdd(next, next, resid, R * dModel); // resid_post = resid_pre + attn_out
+}
+
+/** The columns of head h: out[r, h·dh ..] = src[r, h·dh ..] for every row r. */
+function copyHeadColumns(out: usize, src: usize, h: i32, R: i32, width: i32, dHead: i32): void {
+  const bytes = <usize>dHead << 2;
+  for (let r = 0; r < R; r++) {
+    const o = <usize>(r * width + h * dHead) << 2;
+    memory.copy(out + o, src + o, bytes);
+  }
+}
+
+/**
+ * Projection p of the heads flagged in layer l's PATH_READERS row p: their columns of
+ * `out` (= input·packed, before the bias) recomputed from the second stream's `altInput`.
+ * Each output element of a product is one fixed sum over k (matmul.ts), whatever the
+ * other columns, so a head's columns are the bits a forward on that stream would give.
+ */
+function readSecondStream(plan: usize, l: i32, p: i32, out: usize, altInput: usize, packed: usize, R: i32, width: i32, dModel: i32, heads: i32, dHead: i32, scratch: usize): void {
+  const flags = layerBuffer(plan, l, TFL_PATH_READERS) + (<usize>(p * heads) << 2);
+  let any = false;
+  for (let h = 0; h < heads; h++) any = any || load<i32>(flags + (<usize>h << 2)) != 0;
+  if (!any) return;
+  const altProj = layerBuffer(plan, l, TFL_ALT_PROJ);
+  matmulAB(altProj, altInput, packed, R, width, dModel, 0, scratch);
+  for (let h = 0; h < heads; h++) if (load<i32>(flags + (<usize>h << 2)) != 0) copyHeadColumns(out, altProj, h, R, width, dHead);
+}
+
 /**
  * Mean next-token cross-entropy of `batch` token sequences (i32 [batch, T] at
  * `tokens`); with `withGrad` the gradient of that mean is written into the
@@ -154,21 +217,40 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
         tensorAt(w, layerWord(plan, l, TFL_LN_W)), tensorAt(w, layerWord(plan, l, TFL_LN_B)), R, dModel);
     }
     if (shortformer) posEmbedAdd(qkIn, x, Wpos, batch, T, dModel);
+    // Path ablation into this layer: the second stream's ln1 output and q/k input, by the same ops.
+    const readers = layerBuffer(plan, l, TFL_PATH_READERS);
+    const altX = readers ? layerBuffer(plan, l, TFL_ALT_X) : 0, altQkIn = readers ? layerBuffer(plan, l, TFL_ALT_QK_IN) : 0;
+    if (readers) {
+      if (useLN) {
+        layerNormForward(altX, layerBuffer(plan, l, TFL_ALT_MEAN), layerBuffer(plan, l, TFL_ALT_RSTD), layerBuffer(plan, l, TFL_ALT_RESID),
+          tensorAt(w, layerWord(plan, l, TFL_LN_W)), tensorAt(w, layerWord(plan, l, TFL_LN_B)), R, dModel);
+      }
+      if (shortformer) posEmbedAdd(altQkIn, altX, Wpos, batch, T, dModel);
+    }
     const q = layerBuffer(plan, l, TFL_Q), k = layerBuffer(plan, l, TFL_K), v = layerBuffer(plan, l, TFL_V);
     for (let p = 0; p < 3; p++) {
       const out = p == 0 ? q : p == 1 ? k : v;
       const packed = layerBuffer(plan, l, projectionPacked(p));
       packHeads(packed, tensorAt(w, layerWord(plan, l, projectionWeight(p))), heads, dModel, dHead);
       matmulAB(out, p == 2 ? x : qkIn, packed, R, width, dModel, 0, scratch);
+      if (readers) readSecondStream(plan, l, p, out, p == 2 ? altX : altQkIn, packed, R, width, dModel, heads, dHead, scratch);
       const bias = tensorAt(w, layerWord(plan, l, projectionBias(p)));
       if (bias) biasAdd(out, bias, R, width);
     }
     const z = layerBuffer(plan, l, TFL_Z);
     attentionForward(z, layerBuffer(plan, l, TFL_PATTERN), layerBuffer(plan, l, TFL_STATS), q, k, v, batch, T, heads, dHead, scratch);
-    matmulAB(next, z, tensorAt(w, layerWord(plan, l, TFL_W_O)), R, dModel, width, 0, scratch);
-    const bO = tensorAt(w, layerWord(plan, l, TFL_B_O));
-    if (bO) biasAdd(next, bO, R, dModel);
-    vectorAdd(next, next, resid, R * dModel); // resid_post = resid_pre + attn_out
+    const ablate = layerBuffer(plan, l, TFL_ABLATE);
+    if (ablate) replaceHeads(z, ablate, layerBuffer(plan, l, TFL_REPLACE_Z), batch, T, heads, dHead);
+    const WO = tensorAt(w, layerWord(plan, l, TFL_W_O)), bO = tensorAt(w, layerWord(plan, l, TFL_B_O));
+    blockOutput(next, z, WO, bO, resid, R, dModel, width, scratch);
+    // The second stream of layer l + 1: this block's output with its path sources replaced.
+    const source = l + 1 < layers ? layerBuffer(plan, l + 1, TFL_PATH_SOURCE) : 0;
+    if (source) {
+      const altZ = layerBuffer(plan, l + 1, TFL_ALT_Z);
+      memory.copy(altZ, z, <usize>(R * width) << 2);
+      replaceHeads(altZ, source, layerBuffer(plan, l, TFL_REPLACE_Z), batch, T, heads, dHead);
+      blockOutput(layerBuffer(plan, l + 1, TFL_ALT_RESID), altZ, WO, bO, resid, R, dModel, width, scratch);
+    }
   }
   const residFinal = buffer(plan, TF_RESID_FINAL);
   const xf = buffer(plan, TF_FINAL_X);
@@ -197,7 +279,8 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
     const xfChunk = xf + ((rowBase * <usize>dModel) << 2);
     matmulAB(logits, xfChunk, WU, rows, dVocab, dModel, 0, scratch);
     if (bU) biasAdd(logits, bU, rows, dVocab);
-    lossSum = crossEntropySum(logits, tokens + (rowBase << 2), sequences, T, dVocab, dLogits, count, lossSum);
+    const nll = buffer(plan, TF_TOKEN_LOSSES);
+    lossSum = crossEntropySum(logits, tokens + (rowBase << 2), sequences, T, dVocab, dLogits, count, lossSum, nll ? nll + (rowBase << 3) : 0);
     if (!withGrad) continue;
     matmulAtB(tensorAt(g, word(plan, TF_W_U)), xfChunk, dLogits, dModel, dVocab, rows, 1, scratch);
     if (bU) biasGrad(tensorAt(g, word(plan, TF_B_U)), dLogits, rows, dVocab, 1);

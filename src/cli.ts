@@ -1,7 +1,7 @@
 /// <reference types="node" />
 // The command line: `llc estimate`, `llc table` (the main job: analytic cases),
-// `llc train` (the transformer), `llc heads` and `llc sweep` (head scores and
-// refined LLCs over a training run), `llc example` (a built-in case as config +
+// `llc train` (the transformer), `llc heads`, `llc circuits` and `llc sweep` (head
+// scores, circuits and refined LLCs over a training run), `llc example` (a built-in case as config +
 // safetensors files), `llc help`, `llc --version`.
 import { nodeHost, nodePackageReader } from "./platform/node.ts";
 import { serve } from "./platform/node-server.ts";
@@ -166,47 +166,139 @@ async function exampleCommand(flags: Flags, [name]: string[]): Promise<void> {
   process.stdout.write(`wrote ${join("case.json")}, weights.safetensors, data.safetensors (true λ = ${c.trueLambda})\n`);
 }
 
+/** A value flag as a number (integer ≥ min when `integer`), or the default. */
+function numberFlag(flags: Flags, name: string, fallback: number, integer: boolean, min: number): number {
+  const v = flags[name];
+  if (v === undefined) return fallback;
+  const n = typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new UsageError(`--${name}: expected ${integer ? "an integer" : "a number"} >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
 /**
- * `llc heads`: previous-token, induction and ablation scores of every head at
- * checkpoints of a training run (src/analysis/heads.ts), one table per checkpoint.
+ * The checkpoints, token files, model and tokenizer an analysis command reads: a run
+ * directory (--run DIR with --steps/--step and --data NAMES) or a checkpoint and a token
+ * file (--checkpoint FILE --data FILE [--model FILE] [--tokenizer FILE]).
  */
-async function headsCommand(flags: Flags): Promise<void> {
-  const dataName = flags.data ?? "mix";
-  if (dataName !== "mix" && dataName !== "prose" && dataName !== "code") throw new UsageError(`--data: expected mix, prose or code, got ${JSON.stringify(dataName)}`);
-  const sequencesText = flags.sequences ?? "64";
-  const sequences = typeof sequencesText === "string" && /^[0-9]+$/.test(sequencesText) ? Number(sequencesText) : NaN;
-  if (!Number.isSafeInteger(sequences) || sequences < 1) throw new UsageError(`--sequences: expected an integer >= 1, got ${JSON.stringify(sequencesText)}`);
+async function analysisInputs(command: string, flags: Flags, stepFlag: "steps" | "step", defaultData: string) {
   const { readdir } = await import("node:fs/promises");
+  const { dirname } = await import("node:path");
   const heads = await import("./analysis/heads.ts");
   const { runFiles } = await import("./train.ts");
-  const dir = String(flags.run);
-  if (!(await nodeHost.exists(dir))) throw new Error(`heads: run directory ${dir} does not exist`);
+  const { parseModel } = await import("./config.ts");
+  if (typeof flags.run === "string" && typeof flags.checkpoint === "string") throw new UsageError(`${command}: give --run DIR or --checkpoint FILE --data FILE, not both`);
+  if (typeof flags.checkpoint === "string") {
+    if (typeof flags.data !== "string") throw new UsageError(`${command}: --checkpoint FILE needs --data FILE (a token file: tensor "tokens" [n_seq, T])`);
+    if (flags[stepFlag] !== undefined) throw new UsageError(`${command}: --${stepFlag} goes with --run DIR; --checkpoint names one checkpoint`);
+    let model;
+    if (typeof flags.model === "string") {
+      const text = await nodeHost.readText(flags.model).catch(() => {
+        throw new Error(`${command}: cannot read the model config ${flags.model}`);
+      });
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch (e) {
+        throw new Error(`${flags.model}: not JSON (${(e as Error).message})`);
+      }
+      const parsed = parseModel((raw as { model?: unknown })?.model ?? raw, flags.model);
+      if (parsed.kind !== "transformer") throw new Error(`${flags.model}: model.kind is ${JSON.stringify(parsed.kind)}; expected "transformer"`);
+      model = parsed;
+    }
+    const besideData = `${dirname(flags.data)}/tokenizer.json`;
+    const tokenizer = typeof flags.tokenizer === "string" ? flags.tokenizer : (await nodeHost.exists(besideData)) ? besideData : undefined;
+    return { checkpoints: [{ path: flags.checkpoint }], data: [{ name: flags.data, path: flags.data }], model, tokenizer };
+  }
+  if (typeof flags.run !== "string") throw new UsageError(`${command}: --run DIR is required (a run directory made by the train command), or --checkpoint FILE --data FILE`);
+  if (flags.model !== undefined || flags.tokenizer !== undefined) throw new UsageError(`${command}: --model and --tokenizer go with --checkpoint; a run directory has its own`);
+  const dir = flags.run;
+  if (!(await nodeHost.exists(dir))) throw new Error(`${command}: run directory ${dir} does not exist`);
   const checkpointDir = `${dir}/checkpoints`;
   const names = await readdir(checkpointDir).catch(() => {
-    throw new Error(`heads: ${checkpointDir} is missing; expected a run directory made by llc train`);
+    throw new Error(`${command}: ${checkpointDir} is missing; expected a run directory made by llc train`);
   });
   const available = names.map(heads.checkpointStepOf).filter((s): s is number => s !== undefined).sort((a, b) => a - b);
-  if (available.length === 0) throw new Error(`heads: no checkpoints (step-NNNNNN.safetensors) in ${checkpointDir}`);
+  if (available.length === 0) throw new Error(`${command}: no checkpoints (step-NNNNNN.safetensors) in ${checkpointDir}`);
+  const spec = String(flags[stepFlag] ?? "last");
+  if (stepFlag === "step" && !/^(last|\d+)$/.test(spec)) throw new UsageError(`--step: expected last or one step, got ${JSON.stringify(spec)}`);
   let steps: number[];
   try {
-    steps = heads.selectCheckpointSteps(String(flags.steps ?? "last"), available);
+    steps = heads.selectCheckpointSteps(spec, available);
   } catch (e) {
-    throw new UsageError(`--steps: ${(e as Error).message}`);
+    throw new UsageError(`--${stepFlag}: ${(e as Error).message}`);
   }
-  const dataPath = `${dir}/data/${dataName}-heldout.safetensors`;
-  if (!(await nodeHost.exists(dataPath))) throw new Error(`heads: ${dataPath} is missing; the run's data directory holds the held-out token files`);
-  const dataBytes = await nodeHost.readBytes(dataPath);
-  const wasm = await WebAssembly.compile(await nodeHost.wasmBytes("simd"));
-  for (const step of steps) {
-    const path = runFiles(dir).checkpoint(step);
-    const checkpoint = heads.readCheckpoint(await nodeHost.readBytes(path), path);
-    const data = heads.readHeldout(dataBytes, dataPath, checkpoint);
-    const scores = heads.headScores(await createEngine(wasm, "simd"), checkpoint.model, checkpoint.weights, data, { maxSequences: sequences });
-    process.stdout.write(
-      `step ${step}: ${dataName} held-out loss ${formatFixed(scores.baseLoss, 4)} on ${scores.sequences} sequences of ${scores.seqLen}; ` +
-        `induction on ${scores.inductionSequences} random sequences repeated after k = ${scores.inductionHalf}\n` +
-        heads.formatHeadTable(scores.heads) + "\n",
-    );
+  const dataNames = String(flags.data ?? defaultData).split(",").map((d) => d.trim());
+  for (const name of dataNames) if (name !== "mix" && name !== "prose" && name !== "code") throw new UsageError(`--data: expected mix, prose or code (or a comma-separated list), got ${JSON.stringify(name)}`);
+  const data = [...new Set(dataNames)].map((name) => ({ name, path: `${dir}/data/${name}-heldout.safetensors` }));
+  for (const d of data) if (!(await nodeHost.exists(d.path))) throw new Error(`${command}: ${d.path} is missing; the run's data directory holds the held-out token files`);
+  const tokenizer = (await nodeHost.exists(`${dir}/data/tokenizer.json`)) ? `${dir}/data/tokenizer.json` : undefined;
+  return { checkpoints: steps.map((step) => ({ path: runFiles(dir).checkpoint(step), step })), data, model: undefined, tokenizer };
+}
+
+/** --thresholds previous_token=0.4,current_token=0.4,induction=0.4,multigram_share=0.05 (any subset). */
+function thresholdsFlag(flags: Flags): Record<string, number> | undefined {
+  const v = flags.thresholds;
+  if (v === undefined) return undefined;
+  const known = ["previous_token", "current_token", "induction", "multigram_share"];
+  const out: Record<string, number> = {};
+  for (const part of String(v).split(",")) {
+    const [name, value] = part.split("=").map((x) => x.trim());
+    if (!known.includes(name)) throw new UsageError(`--thresholds: unknown name ${JSON.stringify(name)} (known: ${known.join(", ")})`);
+    const n = value !== undefined && value !== "" ? Number(value) : NaN;
+    if (!Number.isFinite(n)) throw new UsageError(`--thresholds: ${name} needs a number, got ${JSON.stringify(value)}`);
+    out[name] = n;
+  }
+  return out;
+}
+
+function ablationFlag(flags: Flags): "mean" | "zero" {
+  const v = flags.ablation ?? "mean";
+  if (v !== "mean" && v !== "zero") throw new UsageError(`--ablation: expected mean or zero, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * `llc heads`: behaviour scores, ablation Δloss, multigrams and a label of every head
+ * at checkpoints of a training run (src/analysis/heads.ts), one table per checkpoint
+ * and data set; --json FILE writes them all (src/analysis/report.ts).
+ */
+async function headsCommand(flags: Flags): Promise<void> {
+  const sequences = numberFlag(flags, "sequences", 64, true, 1);
+  const options = {
+    maxSequences: sequences, ablation: ablationFlag(flags), thresholds: thresholdsFlag(flags),
+    multigrams: { minCount: numberFlag(flags, "min-count", 5, true, 1), delta: numberFlag(flags, "delta", 0.5, false, -Infinity) },
+  };
+  const variant = variantOf(flags);
+  const inputs = await analysisInputs("heads", flags, "steps", "prose,code");
+  const { headsReport } = await import("./analysis/report.ts");
+  const quiet = flags.quiet === true;
+  const report = await headsReport(nodeHost, { ...inputs, variant, onProgress: (line) => quiet || process.stderr.write(line + "\n") }, options);
+  process.stdout.write(report.tables.join("\n"));
+  if (typeof flags.json === "string") {
+    await nodeHost.writeText(flags.json, JSON.stringify(report.json, null, 1) + "\n");
+    if (!quiet) process.stderr.write(`wrote ${flags.json}\n`);
+  }
+}
+
+/**
+ * `llc circuits`: Q/K/V-composition scores between layer-0 and layer-1 heads and the
+ * path-ablation Δloss of each (layer-0 head, layer-1 head, Q/K/V) path at one checkpoint.
+ */
+async function circuitsCommand(flags: Flags): Promise<void> {
+  const options = {
+    maxSequences: numberFlag(flags, "sequences", 64, true, 1), ablation: ablationFlag(flags), foldLn: flags["fold-ln"] === true,
+    top: numberFlag(flags, "top", 10, true, 0),
+  };
+  const variant = variantOf(flags);
+  const inputs = await analysisInputs("circuits", flags, "step", "mix");
+  if (inputs.data.length !== 1) throw new UsageError("circuits: --data names one data set");
+  const { circuitsReport } = await import("./analysis/report.ts");
+  const quiet = flags.quiet === true;
+  const report = await circuitsReport(nodeHost, { ...inputs, variant, onProgress: (line) => quiet || process.stderr.write(line + "\n") }, options);
+  process.stdout.write(report.text);
+  if (typeof flags.json === "string") {
+    await nodeHost.writeText(flags.json, JSON.stringify(report.json, null, 1) + "\n");
+    if (!quiet) process.stderr.write(`wrote ${flags.json}\n`);
   }
 }
 
@@ -271,6 +363,16 @@ const QUIET: FlagSpec = { name: "quiet", description: "no progress or notices on
 const WORKERS: FlagSpec = { name: "workers", value: "N", description: "run chains on N threads; the same result for any N (default: sampler.workers; 0 there = one per core)" };
 const RUN: FlagSpec = { name: "run", value: "DIR", required: true, description: "a run directory made by llc train" };
 
+const JSON_OUT: FlagSpec = { name: "json", value: "FILE", description: "write the results as JSON (schema in the README)" };
+/** The inputs of an analysis command besides --run: one checkpoint and token file, or the run's held-out sets. */
+const ANALYSIS_INPUT_FLAGS = (defaultData: string): FlagSpec[] => [
+  { name: "data", value: "NAMES|FILE", description: `with --run: the held-out sets, mix, prose, code or a comma list (default ${defaultData}); with --checkpoint: a token file` },
+  { name: "checkpoint", value: "FILE", description: "a TransformerLens-layout checkpoint (safetensors) instead of a run" },
+  { name: "model", value: "FILE", description: "with --checkpoint: the model config (JSON) when its __metadata__ has none" },
+  { name: "tokenizer", value: "FILE", description: "with --checkpoint: the tokenizer JSON, to decode tokens (default: tokenizer.json beside the data)" },
+  { name: "sequences", value: "N", description: "sequences of the data used (default 64)" },
+];
+
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "estimate",
@@ -309,16 +411,36 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "heads",
-    summary: "previous-token, induction and ablation scores of every head at checkpoints of a training run",
+    summary: "behaviour scores (previous-token, current-token, induction), ablation Δloss, multigrams and a label of every head, per checkpoint and data set",
     flags: [
-      RUN,
-      { name: "steps", value: "last|all|N,N,...", description: "the checkpoints (default last)" },
-      { name: "data", value: "mix|prose|code", description: "the run's held-out set scored (default mix)" },
-      { name: "sequences", value: "N", description: "held-out sequences scored (default 64)" },
+      { ...RUN, required: false, description: "a run directory made by llc train (or --checkpoint FILE --data FILE)" },
+      { name: "steps", value: "last|all|N,N,...", description: "the run's checkpoints (default last)" },
+      ...ANALYSIS_INPUT_FLAGS("prose,code"),
+      { name: "ablation", value: "mean|zero", description: "how a head's output is removed (default mean: its per-position mean over the data)" },
+      { name: "min-count", value: "N", description: "a multigram is scored when it occurs at least N times in the data (default 5)" },
+      { name: "delta", value: "X", description: "a head holds a multigram when ablating it raises that multigram's final-token loss by ≥ X nats (default 0.5)" },
+      { name: "thresholds", value: "name=x,...", description: "label thresholds: previous_token, current_token, induction (default 0.4 each), multigram_share (default 0.05)" },
+      JSON_OUT, QUIET, VARIANT,
     ],
-    reads: "DIR/checkpoints/step-NNNNNN.safetensors (the model from their __metadata__), DIR/data/*-heldout.safetensors",
-    example: "llc heads --run run --steps all",
+    reads: "DIR/checkpoints/step-NNNNNN.safetensors (model from __metadata__), DIR/data/{prose,code,mix}-heldout.safetensors and tokenizer.json; or the files given",
+    example: "llc heads --run run --steps 3000,6000 --json heads.json",
     run: headsCommand,
+  },
+  {
+    name: "circuits",
+    summary: "Q/K/V composition scores and path ablation between every layer-0 and layer-1 head at one checkpoint",
+    flags: [
+      { ...RUN, required: false, description: "a run directory made by llc train (or --checkpoint FILE --data FILE)" },
+      { name: "step", value: "last|N", description: "the run's checkpoint (default last)" },
+      ...ANALYSIS_INPUT_FLAGS("mix"),
+      { name: "fold-ln", description: "fold ln1.w into W_Q, W_K, W_V before the composition scores" },
+      { name: "ablation", value: "mean|zero", description: "how a layer-0 head's output is removed from a path (default mean)" },
+      { name: "top", value: "N", description: "tokens whose loss each path changes most (default 10)" },
+      JSON_OUT, QUIET, VARIANT,
+    ],
+    reads: "a checkpoint and a held-out token file (as for heads)",
+    example: "llc circuits --run run --step 6000 --json circuits.json",
+    run: circuitsCommand,
   },
   {
     name: "sweep",

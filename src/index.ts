@@ -13,7 +13,16 @@ export { runEstimateJob, type JobOptions } from "./job.ts";
 export { runTrainingJob, parseTrainConfig, type TrainConfig } from "./train-job.ts";
 export { trainTransformer, checkpointSchedule } from "./train.ts";
 export { runSweep, formatSweepTable, SweepError, type SweepOptions, type SweepRow, type SweepResult } from "./sweep.ts";
-export { headScores, formatHeadTable, type HeadScores, type HeadScore } from "./analysis/heads.ts";
+export {
+  headScores, formatHeadTable, headScoresJson, headLabel, labelThresholds, readCheckpoint, readHeldout,
+  PREVIOUS_TOKEN_THRESHOLD, CURRENT_TOKEN_THRESHOLD, INDUCTION_THRESHOLD, MULTIGRAM_SHARE_THRESHOLD, LABEL_THRESHOLDS,
+  type HeadScores, type HeadScore, type HeadScoreOptions, type HeadLabel, type LabelThresholds, type MultigramOptions,
+} from "./analysis/heads.ts";
+export { AblationProbe, topTokenChanges, type AblationSpec, type AblationKind, type Projection, type TokenChange, type ForwardResult } from "./analysis/ablation.ts";
+export { multigramTable, multigramIncreases, headMultigrams, MULTIGRAM_MIN_COUNT, MULTIGRAM_DELTA, type MultigramTable, type MultigramKind, type HeadMultigrams } from "./analysis/multigrams.ts";
+export { compositionScores, compositionScore, compositionBaseline, type CompositionScores, type CompositionOptions } from "./analysis/composition.ts";
+export { pathAblation, type PathAblation, type PathAblationOptions } from "./analysis/path-ablation.ts";
+export { headsReport, circuitsReport, HEADS_FORMAT, CIRCUITS_FORMAT, type ReportInputs } from "./analysis/report.ts";
 export { readSafetensors, writeSafetensors, SafetensorsError, type Tensor } from "./io/safetensors.ts";
 export { modelLayout, transformerSelector } from "./models.ts";
 export { trainTokenizer, tokenizerFromJSON, tokenizerToJSON, type ByteBpeTokenizer } from "./data/tokenizer.ts";

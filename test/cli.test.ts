@@ -107,6 +107,7 @@ test("a usage error prints that command's usage only, and exits 2", () => {
     [["estimate", "--config", "x.json", "--bogus"], /unknown argument "--bogus"/],
     [["sweep", "--run", "r"], /--sampler FILE\.json is required/],
     [["heads", "--steps", "all"], /--run DIR is required/],
+    [["circuits", "--fold-ln"], /--run DIR is required/],
     [["train", "--config", "a.json", "--out", "b"], /not both/],
     [["example", "rrr"], /--dir DIR is required/],
     [["example", "nope", "--dir", "d"], /unknown case "nope"/],

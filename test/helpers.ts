@@ -6,6 +6,8 @@ import { delimiter, join } from "node:path";
 import type { Callback, Test } from "uvu";
 import { createEngine, type Engine, type Variant } from "../src/engine.ts";
 import { nodeHost } from "../src/platform/node.ts";
+import type { TransformerConfig } from "../src/config.ts";
+import { modelLayout } from "../src/models.ts";
 
 /**
  * A fresh directory under the OS temp dir, removed when the test process exits
@@ -123,4 +125,21 @@ export function testNeeding<T>(test: Test<T>, needs: Program[], name: string, fn
   });
   console.log(`SKIP "${name}": ${why}`);
   test.skip(name, fn);
+}
+
+/**
+ * Seeded transformer weights as a padded arena and as f64 tensors (for the f64
+ * reference): entries scale·u, LayerNorm weights 1 + lnSpread·u, u uniform in [−1, 1).
+ */
+export function randomTransformerWeights(m: TransformerConfig, seed: number, scale = 0.5, lnSpread = 0.2): { arena: Float32Array; params: Map<string, Float64Array> } {
+  const layout = modelLayout(m);
+  const u = seededUniform(seed);
+  const arena = new Float32Array(layout.padded);
+  const params = new Map<string, Float64Array>();
+  for (const t of layout.tensors) {
+    const isLnWeight = /ln(1|_final)\.w$/.test(t.name);
+    for (let i = 0; i < t.size; i++) arena[t.offset + i] = isLnWeight ? 1 + lnSpread * u() : scale * u();
+    params.set(t.name, Float64Array.from(arena.subarray(t.offset, t.offset + t.size)));
+  }
+  return { arena, params };
 }

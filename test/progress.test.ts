@@ -181,11 +181,11 @@ test("a diverging chain fails at the same step and draw whatever the block size"
 
 test("no -0.0000 in the printed tables: head scores and the sweep table", () => {
   const heads = formatHeadTable([
-    { layer: 0, head: 0, previousTokenScore: -0, inductionScore: 1e-9, ablationDelta: -1e-7, kind: "other" },
-    { layer: 0, head: 1, previousTokenScore: 0.5, inductionScore: 0.25, ablationDelta: -0.0123, kind: "previous-token" },
+    { layer: 0, head: 0, previousTokenScore: -0, currentTokenScore: -0, inductionScore: 1e-9, ablationDelta: -1e-7, label: "other" },
+    { layer: 0, head: 1, previousTokenScore: 0.5, currentTokenScore: 0.1, inductionScore: 0.25, ablationDelta: -0.0123, label: "previous-token" },
   ]);
   assert.not.match(heads, /-0\.0+(?!\d*[1-9])/);
-  assert.match(heads, /0:0\s+0\.000\s+0\.000\s+\+0\.0000\s+other/);
+  assert.match(heads, /0:0\s+0\.000\s+0\.000\s+0\.000\s+\+0\.0000\s+–\s+other/);
   assert.match(heads, /-0\.0123/);
   const row = (mean: number, std: number) => ({ step: 0, restrict: "l0h0", status: "complete", "llc/mean": mean, "llc/std": std }) as unknown as SweepRow;
   const table = formatSweepTable([0, 20], ["l0h0"], new Map([[pairKey(0, "l0h0"), row(-1e-5, 0.25)], [pairKey(20, "l0h0"), { ...row(2.5, -0), step: 20 }]]));

@@ -3,7 +3,7 @@
 // gradients, causality, SIMD = scalar, and its refined LLC.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { VARIANTS, detachingEngine, loadEngine, seededUniform, mulberry32 } from "./helpers.ts";
+import { VARIANTS, detachingEngine, loadEngine, mulberry32, randomTransformerWeights } from "./helpers.ts";
 import type { Engine, Variant } from "../src/engine.ts";
 import { parseConfig, type TransformerConfig } from "../src/config.ts";
 import { modelLayout, planModel, moduleConstant, plannedBytes, PATTERN_KEEP_BYTES, type PlanOptions } from "../src/models.ts";
@@ -24,16 +24,7 @@ const VARIANTS_OF_MODEL: [string, Partial<TransformerConfig>][] = [
 ];
 
 function randomParams(m: TransformerConfig, seed: number): { arena: Float32Array; params: Params } {
-  const layout = modelLayout(m);
-  const u = seededUniform(seed);
-  const arena = new Float32Array(layout.padded);
-  const params: Params = new Map();
-  for (const t of layout.tensors) {
-    const isLnWeight = /ln(1|_final)\.w$/.test(t.name);
-    for (let i = 0; i < t.size; i++) arena[t.offset + i] = isLnWeight ? 1 + 0.2 * u() : 0.5 * u();
-    params.set(t.name, Float64Array.from(arena.subarray(t.offset, t.offset + t.size)));
-  }
-  return { arena, params };
+  return randomTransformerWeights(m, seed);
 }
 
 function randomTokens(m: TransformerConfig, batch: number, T: number, seed: number): number[][] {

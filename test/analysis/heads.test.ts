@@ -4,14 +4,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { detachingEngine, loadEngine, mulberry32, seededUniform, VARIANTS, scratchDir } from "../helpers.ts";
+import { detachingEngine, loadEngine, mulberry32, VARIANTS, scratchDir, randomTransformerWeights } from "../helpers.ts";
 import type { TransformerConfig } from "../../src/config.ts";
 import { findTensor } from "../../src/arena.ts";
 import { modelLayout } from "../../src/models.ts";
-import { formatHeadTable, headScores, selectCheckpointSteps, checkpointStepOf } from "../../src/analysis/heads.ts";
+import { formatHeadTable, headScores, headLabel, labelThresholds, selectCheckpointSteps, checkpointStepOf } from "../../src/analysis/heads.ts";
 
 function randomTokens(m: TransformerConfig, nSeq: number, T: number, seed: number) {
   const u = mulberry32(seed);
@@ -20,14 +20,7 @@ function randomTokens(m: TransformerConfig, nSeq: number, T: number, seed: numbe
 
 /** Random weights (LN weights near 1), as test/transformer.test.ts makes them. */
 function randomArena(m: TransformerConfig, seed: number): Float32Array {
-  const layout = modelLayout(m);
-  const u = seededUniform(seed);
-  const arena = new Float32Array(layout.padded);
-  for (const t of layout.tensors) {
-    const isLnWeight = /ln(1|_final)\.w$/.test(t.name);
-    for (let i = 0; i < t.size; i++) arena[t.offset + i] = isLnWeight ? 1 + 0.2 * u() : 0.5 * u();
-  }
-  return arena;
+  return randomTransformerWeights(m, seed).arena;
 }
 
 function zeroTensor(m: TransformerConfig, arena: Float32Array, name: string) {
@@ -58,7 +51,9 @@ test("uniform causal attention (W_Q = W_K = 0, b_Q = b_K = 0): scores are the me
   for (const h of scores.heads) {
     assert.ok(Math.abs(h.previousTokenScore - expectedPrevious) <= tolerance(expectedPrevious), `${h.layer}:${h.head} previous ${h.previousTokenScore} vs ${expectedPrevious}`);
     assert.ok(Math.abs(h.inductionScore - expectedInduction) <= tolerance(expectedInduction), `${h.layer}:${h.head} induction ${h.inductionScore} vs ${expectedInduction}`);
-    assert.is(h.kind, "other");
+    // pattern[i, i] = 1/(i+1) too: the current-token score is the previous-token one.
+    assert.ok(Math.abs(h.currentTokenScore - expectedPrevious) <= tolerance(expectedPrevious), `${h.layer}:${h.head} current ${h.currentTokenScore} vs ${expectedPrevious}`);
+    assert.is(h.label, "other");
   }
   assert.is(scores.inductionHalf, k);
   assert.is(scores.sequences, 5);
@@ -110,23 +105,28 @@ test("hand-built heads: previous-token > 0.9 and labelled so; the induction targ
   const [h0, h1, h2] = scores.heads;
   assert.ok(h0.previousTokenScore > 0.9, `head 0:0 previous-token score ${h0.previousTokenScore}`);
   assert.ok(h0.inductionScore < 0.01, `head 0:0 induction score ${h0.inductionScore}`);
-  assert.is(h0.kind, "previous-token");
+  assert.is(h0.label, "previous-token");
+  assert.ok(h0.currentTokenScore < 0.01, `head 0:0 current-token score ${h0.currentTokenScore}`);
   assert.ok(h1.inductionScore > 0.9, `head 0:1 induction score ${h1.inductionScore}`);
   assert.ok(h1.previousTokenScore < 0.4, `head 0:1 previous-token score ${h1.previousTokenScore}`);
-  assert.is(h1.kind, "induction");
+  assert.is(h1.label, "induction");
   assert.ok(h2.previousTokenScore < 0.3 && h2.inductionScore < 0.3, `head 0:2 ${h2.previousTokenScore}, ${h2.inductionScore}`);
-  assert.is(h2.kind, "other");
+  assert.is(h2.label, "other");
 });
 
-test("ablating a head whose W_O slice is zero changes nothing; ablating one that writes does", async () => {
+test("ablating a head whose W_O slice is zero changes nothing (mean and zero); ablating one that writes does", async () => {
   const { m, arena } = handBuiltModel();
-  const scores = headScores(await loadEngine("simd"), m, arena, randomTokens(m, 6, m.n_ctx, 3), { batch: 4 });
-  const [h0, h1, h2] = scores.heads;
-  // The ablated weights are the same bits as the intact ones, so the loss is too.
-  assert.is(h1.ablationDelta, 0);
-  assert.is(h2.ablationDelta, 0);
-  assert.ok(h0.ablationDelta !== 0 && Number.isFinite(h0.ablationDelta), `head 0:0 Δloss ${h0.ablationDelta}`);
-  assert.ok(Number.isFinite(scores.baseLoss) && scores.baseLoss > 0);
+  for (const ablation of ["mean", "zero"] as const) {
+    const scores = headScores(await loadEngine("simd"), m, arena, randomTokens(m, 6, m.n_ctx, 3), { batch: 4, ablation });
+    const [h0, h1, h2] = scores.heads;
+    // z·W_O[h] is ±0 whatever z replaces it, so the loss is the same bits.
+    assert.is(h1.ablationDelta, 0);
+    assert.is(h2.ablationDelta, 0);
+    assert.ok(h0.ablationDelta !== 0 && Number.isFinite(h0.ablationDelta), `${ablation}: head 0:0 Δloss ${h0.ablationDelta}`);
+    assert.ok(Number.isFinite(scores.baseLoss) && scores.baseLoss > 0);
+    assert.is(scores.ablation, ablation);
+    assert.is(h1.multigrams!.counts.total, 0, "a head that writes nothing holds no multigram");
+  }
 });
 
 test("deterministic: repeated calls, both engine builds and any batch size give the same scores", async () => {
@@ -155,16 +155,29 @@ test("deterministic: repeated calls, both engine builds and any batch size give 
   assert.is(other.sequences, 2);
 });
 
+test("headLabel: the largest attention score over its threshold, then the multigram share, else other", () => {
+  const scores = (p: number, c: number, i: number, share?: number) => ({ previousTokenScore: p, currentTokenScore: c, inductionScore: i, multigramShare: share });
+  assert.is(headLabel(scores(0.5, 0.45, 0.9, 1)), "induction");
+  assert.is(headLabel(scores(0.5, 0.45, 0.1, 1)), "previous-token");
+  assert.is(headLabel(scores(0.3, 0.45, 0.1, 1)), "current-token");
+  assert.is(headLabel(scores(0.3, 0.3, 0.3, 0.05)), "multigram");
+  assert.is(headLabel(scores(0.3, 0.3, 0.3, 0.049)), "other");
+  assert.is(headLabel(scores(0.3, 0.3, 0.3)), "other", "no multigrams measured");
+  assert.is(headLabel(scores(0.5, 0.5, 0.5)), "previous-token", "ties: previous-token first");
+  assert.is(headLabel(scores(0.3, 0.3, 0.3), labelThresholds({ induction: 0.25 })), "induction");
+  assert.throws(() => labelThresholds({ induction: Number.NaN }), /thresholds\.induction must be a finite number/);
+});
+
 test("formatHeadTable aligns columns; step selection and checkpoint names", () => {
   const table = formatHeadTable([
-    { layer: 0, head: 0, previousTokenScore: 0.91234, inductionScore: 0.01, ablationDelta: 0.5, kind: "previous-token" },
-    { layer: 1, head: 10, previousTokenScore: 0.1, inductionScore: 0.75, ablationDelta: -0.00123, kind: "induction" },
+    { layer: 0, head: 0, previousTokenScore: 0.91234, currentTokenScore: 0.05, inductionScore: 0.01, ablationDelta: 0.5, label: "previous-token" },
+    { layer: 1, head: 10, previousTokenScore: 0.1, currentTokenScore: 0.2, inductionScore: 0.75, ablationDelta: -0.00123, label: "induction" },
   ]);
   const lines = table.trimEnd().split("\n");
   assert.is(lines.length, 3);
-  assert.match(lines[0], /^head\s+prev-token\s+induction\s+Δloss\s+kind$/);
-  assert.match(lines[1], /^0:0\s+0\.912\s+0\.010\s+\+0\.5000\s+previous-token$/);
-  assert.match(lines[2], /^1:10\s+0\.100\s+0\.750\s+-0\.0012\s+induction$/);
+  assert.match(lines[0], /^head\s+prev-token\s+current\s+induction\s+Δloss\s+multigrams\s+label$/);
+  assert.match(lines[1], /^0:0\s+0\.912\s+0\.050\s+0\.010\s+\+0\.5000\s+–\s+previous-token$/);
+  assert.match(lines[2], /^1:10\s+0\.100\s+0\.200\s+0\.750\s+-0\.0012\s+–\s+induction$/);
   assert.is(lines[1].indexOf("0.912") + 5, lines[0].indexOf("prev-token") + 10, "numbers right-aligned under their header");
 
   assert.is(checkpointStepOf("step-000120.safetensors"), 120);
@@ -195,19 +208,42 @@ test("llc heads on a tiny run: last step by default, --steps all, bad --steps ex
   const trained = llc(["train", "--config", join(dir, "cfg.json"), "--quiet"]);
   assert.is(trained.status, 0, trained.stderr);
 
-  const rows = /^(\d+):(\d+)\s+(\d\.\d{3})\s+(\d\.\d{3})\s+([+-]\d+\.\d{4})\s+(previous-token|induction|other)$/gm;
-  const last = llc(["heads", "--run", runDir, "--sequences", "8"]);
+  const rows = /^(\d+):(\d+)\s+(\d\.\d{3})\s+(\d\.\d{3})\s+(\d\.\d{3})\s+([+-]\d+\.\d{4})\s+(\d+)\s+(previous-token|current-token|induction|multigram|other)$/gm;
+  const last = llc(["heads", "--run", runDir, "--sequences", "8", "--data", "mix"]);
   assert.is(last.status, 0, last.stderr);
-  assert.match(last.stdout, /^step 20: mix held-out loss \d+\.\d{4} on 8 sequences of 32; induction on 8 random sequences repeated after k = 16$/m);
+  assert.match(last.stdout, /^step 20: mix held-out loss \d+\.\d{4} on 8 sequences of 32; induction on 8 random sequences repeated after k = 16; mean-ablation; \d+ multigrams occur ≥ 5 times$/m);
   assert.not.match(last.stdout, /^step 0:/m);
-  assert.match(last.stdout, /^head\s+prev-token\s+induction\s+Δloss\s+kind$/m);
+  assert.match(last.stdout, /^head\s+prev-token\s+current\s+induction\s+Δloss\s+multigrams\s+label$/m);
   assert.equal([...last.stdout.matchAll(rows)].map((r) => `${r[1]}:${r[2]}`), ["0:0", "0:1", "1:0", "1:1"]);
 
-  const all = llc(["heads", "--run", runDir, "--steps", "all", "--data", "code", "--sequences", "4"]);
+  // Default data: held-out prose, then code.
+  const json = join(dir, "heads.json");
+  const all = llc(["heads", "--run", runDir, "--steps", "all", "--sequences", "4", "--json", json, "--quiet"]);
   assert.is(all.status, 0, all.stderr);
-  const steps = [...all.stdout.matchAll(/^step (\d+): code held-out/gm)].map((m) => Number(m[1]));
-  assert.equal(steps, [0, 20]);
-  assert.is([...all.stdout.matchAll(rows)].length, 8);
+  const tables = [...all.stdout.matchAll(/^step (\d+): (\w+) held-out/gm)].map((m) => `${m[1]} ${m[2]}`);
+  assert.equal(tables, ["0 prose", "0 code", "20 prose", "20 code"]);
+  assert.is([...all.stdout.matchAll(rows)].length, 16);
+  const report = JSON.parse(readFileSync(json, "utf8"));
+  assert.is(report.format, "llc-wasm/heads/1");
+  assert.equal(report.thresholds, { previous_token: 0.4, current_token: 0.4, induction: 0.4, multigram_share: 0.05 });
+  assert.equal(report.checkpoints.map((c: { step: number; data: string }) => `${c.step} ${c.data}`), tables);
+  const head = report.checkpoints[3].heads[1];
+  assert.equal(Object.keys(head), ["layer", "head", "previous_token", "current_token", "induction", "ablation_delta", "multigrams", "label"]);
+  assert.equal([head.layer, head.head], [0, 1]);
+  assert.equal(Object.keys(head.multigrams), ["counts", "top", "positions"]);
+  assert.equal(Object.keys(head.multigrams.counts), ["2-gram", "3-gram", "4-gram", "skip-bigram", "total"]);
+  assert.ok(head.multigrams.positions.length === 20 && head.multigrams.positions.every((p: { context: number[]; context_text: string }) => p.context.length <= 12 && typeof p.context_text === "string"));
+  assert.ok(head.multigrams.top.every((m: { tokens: number[]; text: string[] }) => m.text.length === m.tokens.length));
+
+  // The same checkpoint and token file given directly give the same heads.
+  const direct = join(dir, "direct.json");
+  const byFile = llc(["heads", "--checkpoint", join(runDir, "checkpoints/step-000020.safetensors"), "--data", join(runDir, "data/code-heldout.safetensors"), "--sequences", "4", "--json", direct, "--quiet"]);
+  assert.is(byFile.status, 0, byFile.stderr);
+  assert.equal(JSON.parse(readFileSync(direct, "utf8")).checkpoints[0].heads, report.checkpoints[3].heads);
+  const zero = llc(["heads", "--run", runDir, "--sequences", "4", "--data", "code", "--ablation", "zero", "--thresholds", "multigram_share=0", "--min-count", "1"]);
+  assert.is(zero.status, 0, zero.stderr);
+  assert.match(zero.stdout, /zero-ablation/);
+  assert.ok([...zero.stdout.matchAll(rows)].every((r) => r[8] !== "other"), "with multigram_share=0 every head not labelled by attention is a multigram head");
 
   const bad = llc(["heads", "--run", runDir, "--steps", "7"]);
   assert.is(bad.status, 2);
@@ -228,7 +264,43 @@ test("llc heads on a tiny run: last step by default, --steps all, bad --steps ex
   assert.match(noRun.stderr, /heads: --run DIR is required/);
   const badData = llc(["heads", "--run", runDir, "--data", "poetry"]);
   assert.is(badData.status, 2);
-  assert.match(badData.stderr, /--data: expected mix, prose or code, got "poetry"/);
+  assert.match(badData.stderr, /--data: expected mix, prose or code \(or a comma-separated list\), got "poetry"/);
+  const badThreshold = llc(["heads", "--run", runDir, "--thresholds", "induction=high"]);
+  assert.is(badThreshold.status, 2);
+  assert.match(badThreshold.stderr, /--thresholds: induction needs a number, got "high"/);
+  const noData = llc(["heads", "--checkpoint", join(runDir, "checkpoints/step-000020.safetensors")]);
+  assert.is(noData.status, 2);
+  assert.match(noData.stderr, /heads: --checkpoint FILE needs --data FILE/);
+});
+
+test("llc circuits on the tiny run: composition and path-ablation matrices with the issue's keys; --fold-ln; errors", () => {
+  const json = join(dir, "circuits.json");
+  const run = llc(["circuits", "--run", runDir, "--sequences", "4", "--top", "3", "--json", json, "--quiet"]);
+  assert.is(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^step 20: composition scores \(layer-0 head i → layer-1 head j, weights as stored\); random baseline 0\.\d{4}$/m);
+  assert.match(run.stdout, /^Q-composition$/m);
+  assert.match(run.stdout, /^V path$/m);
+  const report = JSON.parse(readFileSync(json, "utf8"));
+  for (const p of ["Q", "K", "V"]) {
+    assert.is(report.composition[p].length, 2);
+    assert.ok(report.composition[p].every((row: number[]) => row.length === 2 && row.every((x) => x > 0 && x <= 1)), `composition ${p} in (0, 1]`);
+    assert.ok(report.path_ablation[p].every((row: number[]) => row.length === 2 && row.every(Number.isFinite)), `path ablation ${p}`);
+    assert.ok(report.path_tokens[p][1][0].length === 3);
+  }
+  assert.ok(report.composition.baseline > 0 && report.composition.baseline < 1);
+  assert.equal(Object.keys(report.path_ablation), ["Q", "K", "V"]);
+  assert.equal(Object.keys(report.composition), ["Q", "K", "V", "baseline"]);
+  const folded = join(dir, "folded.json");
+  const fold = llc(["circuits", "--checkpoint", join(runDir, "checkpoints/step-000020.safetensors"), "--data", join(runDir, "data/mix-heldout.safetensors"), "--sequences", "4", "--fold-ln", "--json", folded, "--quiet"]);
+  assert.is(fold.status, 0, fold.stderr);
+  const foldedReport = JSON.parse(readFileSync(folded, "utf8"));
+  assert.is(foldedReport.fold_ln, true);
+  assert.equal(foldedReport.path_ablation, report.path_ablation, "the same checkpoint and data, given directly: the same path ablation");
+  assert.not.equal(foldedReport.composition.Q, report.composition.Q, "folding ln1.w changes the scores");
+  const badStep = llc(["circuits", "--run", runDir, "--step", "0,20"]);
+  assert.is(badStep.status, 2);
+  assert.match(badStep.stderr, /--step: expected last or one step, got "0,20"/);
+
 });
 
 test.run();
