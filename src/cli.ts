@@ -27,6 +27,10 @@ const USAGE = `usage:
                                                  FILE.json: an estimate config's "sampler" section; rows go to --out (default
                                                  DIR/sweep.jsonl) as they finish and a rerun skips them; a table on stdout;
                                                  --workers N: chains on N threads (default: sampler.workers if >= 1, else 1)
+  llc cluster --sweep FILE.jsonl [--sweep-code FILE.jsonl] [--heads FILE.json [--heads-step N]] [--k K] [--normalise standardise|minmax|none]
+              [--grid log|checkpoints] [--pooled] [--seed N] [--json FILE] [--svg DIR]
+                                                 cluster the heads' refined-LLC curves (k-means + average linkage, per layer), ARI vs labels
+  llc plot [--cluster FILE.json] [--heads FILE.json [--step N] [--data D]] [--circuits FILE.json] [--out DIR]   SVG figures
   llc example NAME --dir DIR                     write a built-in case (${Object.keys(exampleCases).join(", ")})
   llc help`;
 
@@ -278,6 +282,91 @@ async function sweepCommand(args: string[]): Promise<void> {
     throw new Error(`${errors.length} of ${result.rows.size} estimates diverged (status "error" in ${result.out}, first: step ${errors[0].step} ${errors[0].restrict}: ${errors[0].error})`);
 }
 
+/** An integer flag ≥ min, or undefined when absent. */
+function intFlag(flags: Flags, name: string, min: number): number | undefined {
+  const v = flags[name];
+  if (v === undefined) return undefined;
+  const n = typeof v === "string" && /^[0-9]+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Where a figure goes: DIR/BASE-WHAT.svg, DIR defaulting to the JSON file's directory and BASE to its name. */
+function figurePath(dir: string | undefined, json: string | undefined, fallbackBase: string, what: string): string {
+  const base = json ? json.replace(/^.*[\\/]/, "").replace(/\.json$/i, "") : fallbackBase;
+  const where = dir ?? (json && /[\\/]/.test(json) ? json.replace(/[\\/][^\\/]*$/, "") : ".");
+  return `${where}/${base}-${what}.svg`;
+}
+
+/**
+ * `llc cluster`: developmental signatures (src/analysis/cluster.ts) — the heads'
+ * λ̂ curves from sweep rows clustered per layer, compared with behaviour labels
+ * and, with --sweep-code, with the code curves; a table, JSON and figures.
+ */
+async function clusterCommand(args: string[]): Promise<void> {
+  const flags = parseFlags(args, {
+    sweep: "value", "sweep-code": "value", heads: "value", "heads-step": "value", k: "value", normalise: "value",
+    grid: "value", pooled: "flag", seed: "value", json: "value", svg: "value",
+  });
+  if (typeof flags.sweep !== "string") throw new UsageError("cluster: --sweep FILE.jsonl is required (the rows of llc sweep --heads)");
+  const { analyseSignatureFiles, formatSignatureTable, signatureJson, NORMALISE } = await import("./analysis/cluster.ts");
+  const { signatureFigure, codeFigure } = await import("./analysis/figures.ts");
+  const normalise = flags.normalise;
+  if (normalise !== undefined && !NORMALISE.includes(normalise as never)) throw new UsageError(`--normalise: expected ${NORMALISE.join(", ")}, got ${JSON.stringify(normalise)}`);
+  if (flags.grid !== undefined && flags.grid !== "log" && flags.grid !== "checkpoints") throw new UsageError(`--grid: expected log or checkpoints, got ${JSON.stringify(flags.grid)}`);
+  const str = (v: string | true | undefined) => (typeof v === "string" ? v : undefined);
+  const { analysis, warnings } = await analyseSignatureFiles(nodeHost, {
+    sweep: flags.sweep, sweepCode: str(flags["sweep-code"]), heads: str(flags.heads), headsStep: intFlag(flags, "heads-step", 0),
+    k: intFlag(flags, "k", 1), normalise: normalise as never, grid: flags.grid as never, pooled: flags.pooled === true, seed: intFlag(flags, "seed", 0),
+  });
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  process.stdout.write(formatSignatureTable(analysis));
+  const json = signatureJson(analysis);
+  const jsonPath = str(flags.json);
+  if (jsonPath) await nodeHost.writeText(jsonPath, JSON.stringify(json, null, 2) + "\n");
+  if (jsonPath || typeof flags.svg === "string") {
+    const written = [figurePath(str(flags.svg), jsonPath, "signatures", "wrllc")];
+    await nodeHost.writeText(written[0], signatureFigure(json as never));
+    if (analysis.code) {
+      written.push(figurePath(str(flags.svg), jsonPath, "signatures", "code"));
+      await nodeHost.writeText(written[1], codeFigure(json as never));
+    }
+    process.stderr.write(`wrote ${[jsonPath, ...written].filter(Boolean).join(", ")}\n`);
+  }
+}
+
+/** `llc plot`: the SVG figures of the analysis JSON files (cluster, heads, circuits), next to each file or in --out DIR. */
+async function plotCommand(args: string[]): Promise<void> {
+  const flags = parseFlags(args, { cluster: "value", heads: "value", step: "value", data: "value", circuits: "value", out: "value" });
+  if (flags.cluster === undefined && flags.heads === undefined && flags.circuits === undefined)
+    throw new UsageError("plot: give at least one of --cluster FILE.json (llc cluster --json), --heads FILE.json (llc heads --json), --circuits FILE.json (llc circuits --json)");
+  const figures = await import("./analysis/figures.ts");
+  const results = await import("./analysis/results-json.ts");
+  const out = typeof flags.out === "string" ? flags.out : undefined;
+  const read = async (path: string | true) => {
+    if (typeof path !== "string" || !(await nodeHost.exists(path))) throw new Error(`plot: ${path} does not exist`);
+    return nodeHost.readText(path);
+  };
+  const written: string[] = [];
+  const write = async (path: string, svg: string) => (await nodeHost.writeText(path, svg), written.push(path));
+  if (flags.cluster !== undefined) {
+    const json = JSON.parse(await read(flags.cluster));
+    if (!json || typeof json !== "object" || !json.clusters || !json.curves || !Array.isArray(json.layers)) throw new Error(`plot: ${flags.cluster} is not the JSON of llc cluster --json (no "clusters", "curves", "layers")`);
+    await write(figurePath(out, flags.cluster as string, "signatures", "wrllc"), figures.signatureFigure(json));
+    if (json.code) await write(figurePath(out, flags.cluster as string, "signatures", "code"), figures.codeFigure(json));
+  }
+  if (flags.heads !== undefined) {
+    const entries = results.readHeadsJson(await read(flags.heads), flags.heads as string);
+    const entry = results.selectHeadsEntry(entries, flags.heads as string, { step: intFlag(flags, "step", 0), data: typeof flags.data === "string" ? flags.data : undefined, prefer: ["prose", "mix"] });
+    await write(figurePath(out, flags.heads as string, "heads", "multigrams"), figures.multigramFigure(entry));
+  }
+  if (flags.circuits !== undefined) {
+    const circuits = results.readCircuitsJson(await read(flags.circuits), flags.circuits as string);
+    await write(figurePath(out, flags.circuits as string, "circuits", "circuits"), figures.circuitsFigure(circuits));
+  }
+  process.stdout.write(`wrote ${written.join(", ")}\n`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
@@ -287,6 +376,8 @@ export async function main(argv: string[]): Promise<number> {
     else if (command === "example") await exampleCommand(args);
     else if (command === "heads") await headsCommand(args);
     else if (command === "sweep") await sweepCommand(args);
+    else if (command === "cluster") await clusterCommand(args);
+    else if (command === "plot") await plotCommand(args);
     else if (command === "help" || command === "--help" || command === undefined) process.stdout.write(USAGE + "\n");
     else throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     return 0;

@@ -14,6 +14,13 @@ export { runTrainingJob, parseTrainConfig, type TrainConfig } from "./train-job.
 export { trainTransformer, checkpointSchedule } from "./train.ts";
 export { runSweep, formatSweepTable, SweepError, type SweepOptions, type SweepRow, type SweepResult } from "./sweep.ts";
 export { headScores, formatHeadTable, type HeadScores, type HeadScore } from "./analysis/heads.ts";
+export {
+  analyseSignatures, analyseSignatureFiles, clusterCurves, compareCode, headCurves, parseSweepRows, formatSignatureTable, signatureJson,
+  kmeans, averageLinkage, cutTree, silhouette, adjustedRandIndex, logGridResample, normaliseCurve, logF64, ClusterError,
+  type SignatureAnalysis, type SignatureFiles, type ClusterOptions, type Clustering, type CodeComparison, type HeadCurves, type Normalise,
+} from "./analysis/cluster.ts";
+export { readHeadsJson, selectHeadsEntry, headLabels, readCircuitsJson, ResultsJsonError, type HeadsEntry, type HeadRecord, type Circuits } from "./analysis/results-json.ts";
+export { signatureFigure, codeFigure, circuitsFigure, multigramFigure, type SignatureJson } from "./analysis/figures.ts";
 export { readSafetensors, writeSafetensors, SafetensorsError, type Tensor } from "./io/safetensors.ts";
 export { modelLayout, transformerSelector } from "./models.ts";
 export { trainTokenizer, tokenizerFromJSON, tokenizerToJSON, type ByteBpeTokenizer } from "./data/tokenizer.ts";

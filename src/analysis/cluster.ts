@@ -11,7 +11,9 @@
 // integer counter hash, and log(step) is our own f64 log built from those
 // operations (`logF64`) rather than the host's Math.log, whose last bit may
 // differ between engines and could, at a tie, move a head to another cluster.
-// Host-neutral: text in, plain objects out.
+// Host-neutral: text in, plain objects out (files through a Host).
+import type { Host } from "../platform/host.ts";
+import { headLabels, readHeadsJson, selectHeadsEntry } from "./results-json.ts";
 
 export class ClusterError extends Error {
   override readonly name = "ClusterError";
@@ -572,6 +574,12 @@ export interface CodeComparison {
   splits: { cluster: number; groups: string[][] }[];
   /** Per head: whether its prose cluster splits apart on code. */
   split: Record<string, boolean>;
+  /**
+   * Per head: how much its curve's shape changes on code, the root mean square of
+   * (normalised code curve − normalised prose curve) over the grid (standardised
+   * curves: 0 same shape, √2 uncorrelated, 2 mirror images).
+   */
+  shapeChange: Record<string, number>;
 }
 
 /** Curves restricted to the given heads and steps (both must be present). */
@@ -597,6 +605,9 @@ export function compareCode(prose: HeadCurves, code: HeadCurves, clustering: Clu
   p.heads.forEach((h, i) => (ratio[h] = steps.map((_, s) => (p.curves[i][s] > 0 ? c.curves[i][s] / p.curves[i][s] : null))));
   // The code curves, clustered layer by layer as the prose ones were (k given, or chosen by silhouette on the code curves).
   const X = curveFeatures(c, clustering.normalise, clustering.grid);
+  const P = curveFeatures(p, clustering.normalise, clustering.grid);
+  const shapeChange: Record<string, number> = {};
+  p.heads.forEach((h, i) => (shapeChange[h] = Math.sqrt(sqDist(P[i], X[i]) / X[i].length)));
   const clusters: Record<string, number> = {};
   const k: Record<string, number> = {};
   let offset = 0;
@@ -618,7 +629,7 @@ export function compareCode(prose: HeadCurves, code: HeadCurves, clustering: Clu
     for (const h of members) split[h] = byCode.size > 1;
     if (byCode.size > 1) splits.push({ cluster, groups: [...byCode.values()] });
   }
-  return { steps, ratio, clusters, k, ari, splits, split };
+  return { steps, ratio, clusters, k, ari, splits, split, shapeChange };
 }
 
 // ── the whole analysis, its table and JSON ───────────────────────────────────
@@ -631,6 +642,8 @@ export interface SignatureAnalysis {
   /** ARI between the k-means clusters and the labels, over the labelled heads; null without labels. */
   ari: number | null;
   ariHierarchical: number | null;
+  /** ARI(k-means, labels) within each layer ("all" when pooled), over its labelled heads. */
+  layerAri: Record<string, number | null>;
   code?: CodeComparison;
 }
 
@@ -639,10 +652,17 @@ export function analyseSignatures(prose: HeadCurves, options: ClusterOptions & {
   const clustering = clusterCurves(prose, options);
   const labels: Record<string, string> = {};
   for (const h of prose.heads) if (options.labels?.[h] !== undefined) labels[h] = options.labels[h];
-  const labelled = prose.heads.filter((h) => h in labels);
-  const ariOf = (by: Record<string, number>) => (labelled.length ? adjustedRandIndex(labelled.map((h) => by[h]), labelled.map((h) => labels[h])) : null);
+  const ariOf = (by: Record<string, number>, heads: readonly string[]) => {
+    const labelled = heads.filter((h) => h in labels);
+    return labelled.length ? adjustedRandIndex(labelled.map((h) => by[h]), labelled.map((h) => labels[h])) : null;
+  };
+  const layerAri: Record<string, number | null> = {};
+  for (const l of clustering.layers) layerAri[String(l.layer)] = ariOf(clustering.clusters, l.heads);
   const code = options.code ? compareCode(prose, options.code, clustering, options) : undefined;
-  return { source: { prose, code: options.code }, clustering, labels, ari: ariOf(clustering.clusters), ariHierarchical: ariOf(clustering.hierarchical), ...(code ? { code } : {}) };
+  return {
+    source: { prose, code: options.code }, clustering, labels,
+    ari: ariOf(clustering.clusters, prose.heads), ariHierarchical: ariOf(clustering.hierarchical, prose.heads), layerAri, ...(code ? { code } : {}),
+  };
 }
 
 const fmt = (x: number | null | undefined, d = 3) => (x === null || x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
@@ -654,18 +674,19 @@ export function formatSignatureTable(a: SignatureAnalysis): string {
   lines.push(`refined-LLC curves of ${prose.heads.length} heads at ${prose.steps.length} checkpoints (steps ${prose.steps[0]}–${prose.steps[prose.steps.length - 1]}), data ${JSON.stringify(prose.data ?? "?")}; ` +
     `${c.grid === "log" ? "resampled uniform in log(step)" : "at the checkpoints"}, normalised ${c.normalise}`);
   for (const l of c.layers)
-    lines.push(`${l.layer === "all" ? "all heads" : `layer ${l.layer}`}: k = ${l.k}${l.silhouettes ? " (by silhouette: " + Object.entries(l.silhouettes).map(([k, s]) => `${k}: ${s.toFixed(3)}`).join(", ") + ")" : ""}, silhouette ${fmt(l.silhouette)}`);
+    lines.push(`${l.layer === "all" ? "all heads" : `layer ${l.layer}`}: k = ${l.k}${l.silhouettes ? " (by silhouette: " + Object.entries(l.silhouettes).map(([k, s]) => `${k}: ${s.toFixed(3)}`).join(", ") + ")" : ""}, silhouette ${fmt(l.silhouette)}, ARI(k-means, labels) ${fmt(a.layerAri[String(l.layer)])}` +
+      (a.code ? `; on code k = ${a.code.k[String(l.layer)]}` : ""));
   if (prose.dropped.length) lines.push(`left out: ${prose.dropped.map((d) => `step ${d.step} (${d.reason})`).join("; ")}`);
-  lines.push(`ARI(k-means, labels) ${fmt(a.ari)}; ARI(hierarchical, labels) ${fmt(a.ariHierarchical)}` + (a.code ? `; ARI(prose clusters, code clusters) ${fmt(a.code.ari)}` : ""));
+  lines.push(`all heads: ARI(k-means, labels) ${fmt(a.ari)}; ARI(hierarchical, labels) ${fmt(a.ariHierarchical)}` + (a.code ? `; ARI(prose clusters, code clusters) ${fmt(a.code.ari)}` : ""));
   lines.push("");
   const last = prose.steps.length - 1;
   const header = ["head", "k-means", "hierarchical", "label", `λ̂ at ${prose.steps[last]}`];
-  if (a.code) header.push("code/prose", "code cluster", "split on code");
+  if (a.code) header.push("code/prose", "shape change", "code cluster", "split on code");
   const body = prose.heads.map((h, i) => {
     const row = [h.replace(HEAD, "$1:$2"), String(c.clusters[h]), String(c.hierarchical[h]), a.labels[h] ?? "–", fmt(prose.curves[i][last])];
     if (a.code) {
       const r = a.code.ratio[h];
-      row.push(fmt(r[r.length - 1]), String(a.code.clusters[h]), a.code.split[h] ? "yes" : "no");
+      row.push(fmt(r[r.length - 1]), fmt(a.code.shapeChange[h]), String(a.code.clusters[h]), a.code.split[h] ? "yes" : "no");
     }
     return row;
   });
@@ -690,6 +711,7 @@ export function signatureJson(a: SignatureAnalysis): Record<string, unknown> {
     ari: a.ari,
     hierarchical: c.hierarchical,
     ari_hierarchical: a.ariHierarchical,
+    ari_by_layer: a.layerAri,
     normalise: c.normalise,
     grid: c.grid,
     layers: c.layers.map((l) => ({ layer: l.layer, heads: l.heads, k: l.k, silhouette: l.silhouette, ...(l.silhouettes ? { silhouettes: l.silhouettes } : {}), inertia: l.inertia, merges: l.merges })),
@@ -698,7 +720,50 @@ export function signatureJson(a: SignatureAnalysis): Record<string, unknown> {
     curves: curves(prose),
     dropped: prose.dropped,
     ...(a.code && code
-      ? { code: { data: code.data ?? null, steps: a.code.steps, curves: Object.fromEntries(prose.heads.map((h) => [h, a.code!.steps.map((s) => code.curves[code.heads.indexOf(h)][code.steps.indexOf(s)])])), ratio: a.code.ratio, clusters: a.code.clusters, ari: a.code.ari, k: a.code.k, splits: a.code.splits, split: a.code.split } }
+      ? { code: { data: code.data ?? null, steps: a.code.steps, curves: Object.fromEntries(prose.heads.map((h) => [h, a.code!.steps.map((s) => code.curves[code.heads.indexOf(h)][code.steps.indexOf(s)])])), ratio: a.code.ratio, clusters: a.code.clusters, ari: a.code.ari, k: a.code.k, splits: a.code.splits, split: a.code.split, shape_change: a.code.shapeChange } }
       : {}),
   };
+}
+
+// ── from files ───────────────────────────────────────────────────────────────
+
+export interface SignatureFiles extends ClusterOptions {
+  /** JSONL rows of `llc sweep` (the wrLLC curves; prose or any data set). */
+  sweep: string;
+  /** JSONL rows of `llc sweep --data code` (the drLLC curves), for the prose/code comparison. */
+  sweepCode?: string;
+  /** `llc heads --json` output, for the behaviour labels. */
+  heads?: string;
+  /** The heads file's checkpoint to label from (default its last step). */
+  headsStep?: number;
+}
+
+/**
+ * `llc cluster` as a library call: read the sweep file(s) and the heads JSON
+ * through a Host and run analyseSignatures. Labels come from the heads entry at
+ * `headsStep` (default the last), preferring the sweep's data set, then "prose".
+ */
+export async function analyseSignatureFiles(host: Host, files: SignatureFiles): Promise<{ analysis: SignatureAnalysis; warnings: string[] }> {
+  const load = async (path: string, what: string) => {
+    if (!(await host.exists(path))) throw new ClusterError(`${what}: ${path} does not exist (expected the JSONL rows of llc sweep)`);
+    return parseSweepRows(await host.readText(path), path);
+  };
+  const prose = await load(files.sweep, "sweep");
+  const warnings = [...prose.warnings];
+  const curves = headCurves(prose.rows, files.sweep);
+  let code: HeadCurves | undefined;
+  if (files.sweepCode !== undefined) {
+    const c = await load(files.sweepCode, "sweep-code");
+    warnings.push(...c.warnings);
+    code = headCurves(c.rows, files.sweepCode);
+  }
+  let labels: Record<string, string> | undefined;
+  if (files.heads !== undefined) {
+    if (!(await host.exists(files.heads))) throw new ClusterError(`heads: ${files.heads} does not exist (expected the JSON of llc heads --json)`);
+    const entries = readHeadsJson(await host.readText(files.heads), files.heads);
+    labels = headLabels(selectHeadsEntry(entries, files.heads, { step: files.headsStep, prefer: [curves.data, "prose", "mix"] }));
+    const unlabelled = curves.heads.filter((h) => labels![h] === undefined);
+    if (unlabelled.length) warnings.push(`${files.heads}: no label for ${unlabelled.join(", ")}; the ARI counts the labelled heads only`);
+  }
+  return { analysis: analyseSignatures(curves, { ...files, labels, code }), warnings };
 }

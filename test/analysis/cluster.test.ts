@@ -193,6 +193,10 @@ test("the prose/code comparison: ratios, and a prose cluster whose heads split a
   const code2 = mk([late, late.map((v) => 1.5 * v), early.map((v) => 6 * v), late, late.map((v) => 2 * v), late.map((v) => 0.5 * v)], "code");
   const fixed = analyseSignatures(prose, { k: 2, code: code2 }).code!;
   assert.equal(fixed.splits, [{ cluster: 0, groups: [["l0h0", "l0h1"], ["l0h2"]] }]);
+  // Shape change: RMS of the standardised code − prose curves; a scaled copy keeps its shape
+  // (to rounding), an early riser turned into a bump does not (√2 would be uncorrelated).
+  for (const h of ["l0h2", "l0h3", "l0h4", "l0h5"]) close(cmp.shapeChange[h], 0, 1e-14, h); // a few roundings of O(1) values
+  assert.ok(cmp.shapeChange.l0h0 > 0.5 && cmp.shapeChange.l0h1 > 0.5, JSON.stringify(cmp.shapeChange));
   // A prose λ̂ ≤ 0 gives no ratio.
   const neg = mk(prose.curves.map((c, i) => (i === 0 ? c.map((v, s) => (s === 0 ? -v : v)) : c)), "prose");
   assert.is(compareCode(neg, code, clusterCurves(neg, { k: 2 })).ratio.l0h0[0], null);
