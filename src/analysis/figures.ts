@@ -27,7 +27,8 @@ export const CATEGORICAL = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f
 const DASHES = [undefined, "6 3", "2 2", "8 3 2 3", "1 3"];
 
 const headTitle = (name: string) => name.replace(/^l(\d+)h(\d+)$/, "$1:$2");
-const dataName = (d: string | null | undefined) => (d ? JSON.stringify(d) : "the sweep's data");
+/** A data set as a figure names it: "prose", or a token file's base name (a path would crowd the title). */
+export const dataLabel = (d: string | null | undefined) => (d ? d.replace(/^.*[\\/]/, "").replace(/\.safetensors$/, "") : "the sweep's data");
 
 /**
  * Per-head refined LLC over training (log step), one panel per layer; each
@@ -47,7 +48,7 @@ export function signatureFigure(s: SignatureJson): string {
     return {
       title: `${layer.layer === "all" ? "All heads" : `Layer ${layer.layer} heads`}: weight-refined LLC over training, coloured by k-means cluster (k = ${layer.k})`,
       xLabel: "training step (log scale)",
-      yLabel: `wrLLC λ̂ on ${s.data ?? "the sweep's data"} (dimensionless)`,
+      yLabel: `wrLLC λ̂ on ${dataLabel(s.data)} (dimensionless)`,
       xScale: "log",
       series,
     };
@@ -67,8 +68,8 @@ export function codeFigure(s: SignatureJson): string {
   for (const layer of s.layers) {
     const series: SvgSeries[] = [
       // Style keys: empty series, legend only.
-      { label: `wrLLC on ${dataName(s.data)}`, color: "#555", width: 1.6, x: [], y: [] },
-      { label: `drLLC on ${dataName(code.data)}`, color: "#555", width: 1.6, dash: "5 3", x: [], y: [] },
+      { label: `wrLLC on ${dataLabel(s.data)}`, color: "#555", width: 1.6, x: [], y: [] },
+      { label: `drLLC on ${dataLabel(code.data)}`, color: "#555", width: 1.6, dash: "5 3", x: [], y: [] },
     ];
     layer.heads.forEach((h, i) => {
       const color = CATEGORICAL[i % CATEGORICAL.length];
@@ -77,7 +78,7 @@ export function codeFigure(s: SignatureJson): string {
       series.push({ label: `${headTitle(h)} code`, legend: false, color, width: 1.6, dash: "5 3", x: code.steps, y: code.curves[h] });
     });
     panels.push({
-      title: `${layer.layer === "all" ? "All heads" : `Layer ${layer.layer}`}: wrLLC on ${dataName(s.data)} (solid) and drLLC on ${dataName(code.data)} (dashed)`,
+      title: `${layer.layer === "all" ? "All heads" : `Layer ${layer.layer}`}: wrLLC on ${dataLabel(s.data)} (solid) and drLLC on ${dataLabel(code.data)} (dashed)`,
       xLabel: "training step (log scale)", yLabel: "refined LLC λ̂ (dimensionless)", xScale: "log", series,
     });
     panels.push({

@@ -56,7 +56,7 @@ test("signatureFigure: well-formed; title, legend (head, label, cluster), log-x 
 test("codeFigure: prose solid and code dashed per head, the ratio panel, a split head drawn thicker", () => {
   const root = parseXml(codeFigure(signature));
   const t = texts(root);
-  assert.ok(t.includes('Layer 0: wrLLC on "prose" (solid) and drLLC on "code" (dashed)'));
+  assert.ok(t.includes('Layer 0: wrLLC on prose (solid) and drLLC on code (dashed)'));
   assert.ok(t.includes("Layer 0: drLLC(code) / wrLLC(prose) per head"));
   assert.ok(t.includes("0:0 (splits on code)"));
   assert.ok(t.includes("ratio code / prose"));
@@ -67,6 +67,8 @@ test("codeFigure: prose solid and code dashed per head, the ratio panel, a split
   ]);
   assert.equal(lines.slice(4).map((l) => l.attrs["stroke-width"]), ["2.6", "1.4"]);
   assert.throws(() => codeFigure({ ...signature, code: undefined }), /--sweep-code/);
+  // A token file's path is named by its base name.
+  assert.ok(texts(parseXml(signatureFigure({ ...signature, data: "/runs/x/data/prose-512.safetensors" }))).includes("wrLLC λ̂ on prose-512 (dimensionless)"));
 });
 
 const circuits = {
