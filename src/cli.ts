@@ -13,6 +13,8 @@ import { estimate } from "./estimator.ts";
 import { builtinCases, exampleCases } from "./cases.ts";
 import { writeSafetensors } from "./io/safetensors.ts";
 import type { Progress } from "./sampler.ts";
+import type { Grid, Normalise } from "./analysis/cluster.ts";
+import type { SignatureJson } from "./analysis/figures.ts";
 
 const USAGE = `usage:
   llc estimate --config FILE [--out FILE] [--quiet] [--variant simd|scalar] [--workers N]
@@ -317,19 +319,19 @@ async function clusterCommand(args: string[]): Promise<void> {
   const str = (v: string | true | undefined) => (typeof v === "string" ? v : undefined);
   const { analysis, warnings } = await analyseSignatureFiles(nodeHost, {
     sweep: flags.sweep, sweepCode: str(flags["sweep-code"]), heads: str(flags.heads), headsStep: intFlag(flags, "heads-step", 0),
-    k: intFlag(flags, "k", 1), normalise: normalise as never, grid: flags.grid as never, pooled: flags.pooled === true, seed: intFlag(flags, "seed", 0),
+    k: intFlag(flags, "k", 1), normalise: normalise as Normalise | undefined, grid: flags.grid as Grid | undefined, pooled: flags.pooled === true, seed: intFlag(flags, "seed", 0),
   });
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(formatSignatureTable(analysis));
-  const json = signatureJson(analysis);
+  const json = signatureJson(analysis) as unknown as SignatureJson;
   const jsonPath = str(flags.json);
   if (jsonPath) await nodeHost.writeText(jsonPath, JSON.stringify(json, null, 2) + "\n");
   if (jsonPath || typeof flags.svg === "string") {
     const written = [figurePath(str(flags.svg), jsonPath, "signatures", "wrllc")];
-    await nodeHost.writeText(written[0], signatureFigure(json as never));
+    await nodeHost.writeText(written[0], signatureFigure(json));
     if (analysis.code) {
       written.push(figurePath(str(flags.svg), jsonPath, "signatures", "code"));
-      await nodeHost.writeText(written[1], codeFigure(json as never));
+      await nodeHost.writeText(written[1], codeFigure(json));
     }
     process.stderr.write(`wrote ${[jsonPath, ...written].filter(Boolean).join(", ")}\n`);
   }

@@ -17,7 +17,7 @@ export { headScores, formatHeadTable, type HeadScores, type HeadScore } from "./
 export {
   analyseSignatures, analyseSignatureFiles, clusterCurves, compareCode, headCurves, parseSweepRows, formatSignatureTable, signatureJson,
   kmeans, averageLinkage, cutTree, silhouette, adjustedRandIndex, logGridResample, normaliseCurve, logF64, ClusterError,
-  type SignatureAnalysis, type SignatureFiles, type ClusterOptions, type Clustering, type CodeComparison, type HeadCurves, type Normalise,
+  type SignatureAnalysis, type SignatureFiles, type ClusterOptions, type Clustering, type CodeComparison, type HeadCurves, type Normalise, type Grid,
 } from "./analysis/cluster.ts";
 export { readHeadsJson, selectHeadsEntry, headLabels, readCircuitsJson, ResultsJsonError, type HeadsEntry, type HeadRecord, type Circuits } from "./analysis/results-json.ts";
 export { signatureFigure, codeFigure, circuitsFigure, multigramFigure, type SignatureJson } from "./analysis/figures.ts";

@@ -504,6 +504,7 @@ function clusterGroup(layer: number | "all", heads: string[], X: number[][], opt
   const D = distanceMatrix(X);
   let k = options.k;
   let silhouettes: Record<string, number> | undefined;
+  const tried = new Map<number, KMeansResult>();
   if (k !== undefined && (!Number.isInteger(k) || k < 1 || k > n))
     throw new ClusterError(`k: expected an integer in 1..${n} (layer ${layer} has ${n} heads), got ${k}`);
   if (k === undefined) {
@@ -512,13 +513,14 @@ function clusterGroup(layer: number | "all", heads: string[], X: number[][], opt
       silhouettes = {};
       let bestS = -Infinity;
       for (let c = 2; c <= Math.min(K_MAX, n - 1); c++) {
-        const s = silhouette(D, kmeans(X, c, km).assign);
+        tried.set(c, kmeans(X, c, km));
+        const s = silhouette(D, tried.get(c)!.assign);
         silhouettes[c] = s;
         if (s > bestS) (bestS = s), (k = c); // the smallest k on a tie
       }
     }
   }
-  const result = kmeans(X, k!, km);
+  const result = tried.get(k!) ?? kmeans(X, k!, km);
   const merges = averageLinkage(D);
   const sil = k! >= 2 && k! <= n - 1 ? silhouette(D, result.assign) : null;
   return { layer, heads, k: k!, silhouette: sil, ...(silhouettes ? { silhouettes } : {}), inertia: result.inertia, kmeans: result.assign, hierarchical: cutTree(merges, n, k!), merges };
