@@ -473,6 +473,7 @@ export interface LayerClustering {
   /** The layer, or "all" when pooled. */
   layer: number | "all";
   heads: string[];
+  /** Clusters found: the k given or chosen, or fewer where fewer curves are distinct. */
   k: number;
   /** Mean silhouette of the k-means partition (null where undefined: k < 2 or k = n). */
   silhouette: number | null;
@@ -507,23 +508,29 @@ function clusterGroup(layer: number | "all", heads: string[], X: number[][], opt
   const tried = new Map<number, KMeansResult>();
   if (k !== undefined && (!Number.isInteger(k) || k < 1 || k > n))
     throw new ClusterError(`k: expected an integer in 1..${n} (layer ${layer} has ${n} heads), got ${k}`);
+  // A k-means run can return fewer than k clusters when fewer than k curves are distinct
+  // (k-means++ has nowhere new to put a centre): such a k is not a partition of the data.
+  const clustersIn = (assign: readonly number[]) => Math.max(...assign) + 1;
   if (k === undefined) {
-    if (n < 3) k = 1; // a silhouette needs 2 ≤ k ≤ n − 1
-    else {
+    k = 1; // also where no k in 2..n − 1 has a silhouette (a layer of ≤ 2 heads, or all curves alike)
+    if (n >= 3) {
       silhouettes = {};
       let bestS = -Infinity;
       for (let c = 2; c <= Math.min(K_MAX, n - 1); c++) {
-        tried.set(c, kmeans(X, c, km));
-        const s = silhouette(D, tried.get(c)!.assign);
+        const r = kmeans(X, c, km);
+        if (clustersIn(r.assign) !== c) continue;
+        tried.set(c, r);
+        const s = silhouette(D, r.assign);
         silhouettes[c] = s;
         if (s > bestS) (bestS = s), (k = c); // the smallest k on a tie
       }
     }
   }
-  const result = tried.get(k!) ?? kmeans(X, k!, km);
+  const result = tried.get(k) ?? kmeans(X, k, km);
+  const found = clustersIn(result.assign);
   const merges = averageLinkage(D);
-  const sil = k! >= 2 && k! <= n - 1 ? silhouette(D, result.assign) : null;
-  return { layer, heads, k: k!, silhouette: sil, ...(silhouettes ? { silhouettes } : {}), inertia: result.inertia, kmeans: result.assign, hierarchical: cutTree(merges, n, k!), merges };
+  const sil = found >= 2 && found <= n - 1 ? silhouette(D, result.assign) : null;
+  return { layer, heads, k: found, silhouette: sil, ...(silhouettes ? { silhouettes } : {}), inertia: result.inertia, kmeans: result.assign, hierarchical: cutTree(merges, n, found), merges };
 }
 
 /** The curves as the distance sees them: on the log grid (or as measured), then normalised. */

@@ -164,6 +164,18 @@ test("clusters per layer by default, numbered after the previous layer's; pooled
   assert.throws(() => clusterCurves(curves, { k: 10 }), /1\.\.9/);
 });
 
+test("curves alike (two checkpoints, all rising): one cluster, not an error; a k larger than the distinct curves finds fewer", () => {
+  // Standardised, a two-point curve is (−1, 1) or (1, −1): with every head rising, all alike.
+  const heads = ["l0h0", "l0h1", "l0h2", "l0h3"];
+  const alike: HeadCurves = { data: "prose", steps: [100, 1000], heads, curves: [[1, 2], [0, 5], [3, 3.5], [1, 9]], dropped: [] };
+  const c = clusterCurves(alike);
+  assert.equal([c.layers[0].k, c.layers[0].silhouette, c.layers[0].silhouettes], [1, null, {}]);
+  assert.equal(Object.values(c.clusters), [0, 0, 0, 0]);
+  const two: HeadCurves = { ...alike, curves: [[1, 2], [0, 5], [3, 1], [9, 1]] };
+  const given = clusterCurves(two, { k: 3 });
+  assert.equal([given.layers[0].k, heads.map((h) => given.clusters[h]), heads.map((h) => given.hierarchical[h])], [2, [0, 0, 1, 1], [0, 0, 1, 1]]);
+});
+
 test("the prose/code comparison: ratios, and a prose cluster whose heads split apart on code", () => {
   // Six heads, two prose groups (early and late risers); on code, heads 0–1 of the
   // early group turn into bumps while head 2 stays an early riser: with k chosen by
