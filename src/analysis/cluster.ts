@@ -683,7 +683,7 @@ export function formatSignatureTable(a: SignatureAnalysis): string {
   lines.push(`refined-LLC curves of ${prose.heads.length} heads at ${prose.steps.length} checkpoints (steps ${prose.steps[0]}–${prose.steps[prose.steps.length - 1]}), data ${JSON.stringify(prose.data ?? "?")}; ` +
     `${c.grid === "log" ? "resampled uniform in log(step)" : "at the checkpoints"}, normalised ${c.normalise}`);
   for (const l of c.layers)
-    lines.push(`${l.layer === "all" ? "all heads" : `layer ${l.layer}`}: k = ${l.k}${l.silhouettes ? " (by silhouette: " + Object.entries(l.silhouettes).map(([k, s]) => `${k}: ${s.toFixed(3)}`).join(", ") + ")" : ""}, silhouette ${fmt(l.silhouette)}, ARI(k-means, labels) ${fmt(a.layerAri[String(l.layer)])}` +
+    lines.push(`${l.layer === "all" ? "all heads" : `layer ${l.layer}`}: k = ${l.k}${!l.silhouettes ? "" : Object.keys(l.silhouettes).length === 0 ? " (no k ≥ 2 splits these curves)" : " (by silhouette: " + Object.entries(l.silhouettes).map(([k, s]) => `${k}: ${s.toFixed(3)}`).join(", ") + ")"}, silhouette ${fmt(l.silhouette)}, ARI(k-means, labels) ${fmt(a.layerAri[String(l.layer)])}` +
       (a.code ? `; on code k = ${a.code.k[String(l.layer)]}` : ""));
   if (prose.dropped.length) lines.push(`left out: ${prose.dropped.map((d) => `step ${d.step} (${d.reason})`).join("; ")}`);
   lines.push(`all heads: ARI(k-means, labels) ${fmt(a.ari)}; ARI(hierarchical, labels) ${fmt(a.ariHierarchical)}` + (a.code ? `; ARI(prose clusters, code clusters) ${fmt(a.code.ari)}` : ""));
