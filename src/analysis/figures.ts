@@ -26,6 +26,14 @@ export interface SignatureJson {
 export const CATEGORICAL = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 const DASHES = [undefined, "6 3", "2 2", "8 3 2 3", "1 3"];
 
+/** The i-th of m shades of a colour, dark to light (the paper tells a cluster's heads apart by shading). */
+export function shade(hex: string, i: number, m: number): string {
+  const t = m > 1 ? i / (m - 1) : 0.5;
+  const rgb = [1, 3, 5].map((o) => parseInt(hex.slice(o, o + 2), 16));
+  const mixed = t < 0.5 ? rgb.map((v) => v * (1 - 0.45 * (1 - 2 * t))) : rgb.map((v) => v + (255 - v) * 0.5 * (2 * t - 1));
+  return "#" + mixed.map((v) => Math.round(v).toString(16).padStart(2, "0")).join("");
+}
+
 const headTitle = (name: string) => name.replace(/^l(\d+)h(\d+)$/, "$1:$2");
 /** A data set as a figure names it: "prose", or a token file's base name (a path would crowd the title). */
 export const dataLabel = (d: string | null | undefined) => (d ? d.replace(/^.*[\\/]/, "").replace(/\.safetensors$/, "") : "the sweep's data");
@@ -33,17 +41,20 @@ export const dataLabel = (d: string | null | undefined) => (d ? d.replace(/^.*[\
 /**
  * Per-head refined LLC over training (log step), one panel per layer; each
  * head's line takes its k-means cluster's colour (heads of one cluster differ
- * by dash), and its legend entry names the head, its behaviour label and cluster.
+ * by shade, dark to light, and dash), and its legend entry names the head, its behaviour label and cluster.
  */
 export function signatureFigure(s: SignatureJson): string {
   const panels: SvgPanel[] = s.layers.map((layer) => {
     const seen = new Map<number, number>();
+    const size = new Map<number, number>();
+    for (const h of layer.heads) size.set(s.clusters[h], (size.get(s.clusters[h]) ?? 0) + 1);
     const series: SvgSeries[] = layer.heads.map((h) => {
       const c = s.clusters[h];
       const within = seen.get(c) ?? 0;
       seen.set(c, within + 1);
       const label = `${headTitle(h)} ${s.labels[h] ?? "(no label)"} · cluster ${c}`;
-      return { label, color: CATEGORICAL[c % CATEGORICAL.length], dash: DASHES[within % DASHES.length], width: 1.6, marker: true, x: s.steps, y: s.curves[h] };
+      const color = shade(CATEGORICAL[c % CATEGORICAL.length], within, size.get(c)!);
+      return { label, color, dash: DASHES[within % DASHES.length], width: 1.6, marker: true, x: s.steps, y: s.curves[h] };
     });
     return {
       title: `${layer.layer === "all" ? "All heads" : `Layer ${layer.layer} heads`}: weight-refined LLC over training, coloured by k-means cluster (k = ${layer.k})`,

@@ -4,7 +4,7 @@
 // known points, cells and bars where the axes say.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { circuitsFigure, codeFigure, multigramFigure, signatureFigure, CATEGORICAL, type SignatureJson } from "../../src/analysis/figures.ts";
+import { circuitsFigure, codeFigure, multigramFigure, shade, signatureFigure, CATEGORICAL, type SignatureJson } from "../../src/analysis/figures.ts";
 import { headLabels, readCircuitsJson, readHeadsJson, ResultsJsonError, selectHeadsEntry } from "../../src/analysis/results-json.ts";
 import { findAll, parseXml, texts, type XmlElement } from "./xml.ts";
 
@@ -35,8 +35,10 @@ test("signatureFigure: well-formed; title, legend (head, label, cluster), log-x 
   for (const tick of ["100", "1k", "10k"]) assert.ok(t.includes(tick), `x tick ${tick}`);
   const lines = findAll(root, (e) => e.name === "polyline");
   assert.is(lines.length, 2);
-  // Cluster colours: cluster c takes CATEGORICAL[c].
+  // Cluster colours: cluster c takes CATEGORICAL[c] (a cluster of one head, its middle shade: the colour itself).
   assert.equal(lines.map((l) => l.attrs.stroke), [CATEGORICAL[0], CATEGORICAL[1]]);
+  // Shades of a cluster of three: darkest (×0.55), the colour, half-way to white.
+  assert.equal([0, 1, 2].map((i) => shade("#4080c0", i, 3)), ["#23466a", "#4080c0", "#a0c0e0"]);
   // Layout (src/web/svg.ts): plot from x = 72 to 960 − 16, top margin 34 + 16 per legend row (one
   // row here), bottom 44 of a 380 px panel; x is log10(step) across [100, 10000]; y spans
   // [1, 3] padded by 4% of the range each side. Coordinates are printed to 0.01.
