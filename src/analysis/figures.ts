@@ -92,9 +92,16 @@ export function codeFigure(s: SignatureJson): string {
       title: `${layer.layer === "all" ? "All heads" : `Layer ${layer.layer}`}: wrLLC on ${dataLabel(s.data)} (solid) and drLLC on ${dataLabel(code.data)} (dashed)`,
       xLabel: "training step (log scale)", yLabel: "refined LLC λ̂ (dimensionless)", xScale: "log", series,
     });
+    // Where the prose λ̂ is near 0 the ratio of two noisy estimates explodes (hundreds at an early
+    // checkpoint): the axis then stops at 1.5× the 90th percentile and says so.
+    const ratios = layer.heads.flatMap((h) => code.ratio[h]).filter((v): v is number => v !== null && Number.isFinite(v)).sort((a, b) => a - b);
+    const p90 = ratios.length ? ratios[Math.min(ratios.length - 1, Math.floor(0.9 * ratios.length))] : 1;
+    const clip = ratios.length && ratios[ratios.length - 1] > 1.5 * p90 && p90 > 0 ? 1.5 * p90 : undefined;
     panels.push({
-      title: `${layer.layer === "all" ? "All heads" : `Layer ${layer.layer}`}: drLLC(code) / wrLLC(prose) per head`,
+      title: `${layer.layer === "all" ? "All heads" : `Layer ${layer.layer}`}: drLLC(code) / wrLLC(prose) per head` +
+        (clip !== undefined ? ` (axis cut at ${clip.toPrecision(2)}; up to ${ratios[ratios.length - 1].toPrecision(3)} where prose λ̂ ≈ 0)` : ""),
       xLabel: "training step (log scale)", yLabel: "ratio code / prose", xScale: "log",
+      ...(clip !== undefined ? { yDomain: [Math.min(0, ratios[0]), clip] as [number, number] } : {}),
       series: layer.heads.map((h, i) => ({ label: headTitle(h), color: CATEGORICAL[i % CATEGORICAL.length], width: code.split[h] ? 2.6 : 1.4, marker: true, x: code.steps, y: code.ratio[h] })),
     });
   }

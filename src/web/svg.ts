@@ -25,6 +25,8 @@ export interface SvgPanel {
   series: SvgSeries[];
   /** "log": a log10 x axis (values ≤ 0 are skipped), ticks at 1, 2, 5 × 10^k. Default linear. */
   xScale?: "linear" | "log";
+  /** A fixed y range (lines beyond it are clipped at the frame); default the data's extent. */
+  yDomain?: [number, number];
 }
 
 export interface SvgOptions {
@@ -112,7 +114,7 @@ function panelSvg(panel: SvgPanel, top: number, width: number, height: number): 
   const xs: [number, number] = logX
     ? xData.length ? [Math.min(...xData), Math.max(...xData) > Math.min(...xData) ? Math.max(...xData) : Math.min(...xData) * 10] : [1, 10]
     : extent(xData) ?? [0, 1];
-  const ys = extent(finite(panel.series, "y", logX)) ?? [0, 1];
+  const ys = panel.yDomain ?? extent(finite(panel.series, "y", logX)) ?? [0, 1];
   const X = logX
     ? (v: number) => m.left + ((Math.log10(v) - Math.log10(xs[0])) / (Math.log10(xs[1]) - Math.log10(xs[0]))) * plotW
     : (v: number) => m.left + ((v - xs[0]) / (xs[1] - xs[0])) * plotW;

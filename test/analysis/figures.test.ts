@@ -69,6 +69,13 @@ test("codeFigure: prose solid and code dashed per head, the ratio panel, a split
   ]);
   assert.equal(lines.slice(4).map((l) => l.attrs["stroke-width"]), ["2.6", "1.4"]);
   assert.throws(() => codeFigure({ ...signature, code: undefined }), /--sweep-code/);
+  // A ratio blown up by a prose λ̂ near 0: the axis stops at 1.5× the 90th percentile and the title says so.
+  const ratio = { l0h0: [400, 1, 1, 1, 1, 1, 1, 1, 1, 1], l0h1: [1, 1, 1, 1, 1, 1, 1, 1, 1, 2] };
+  const steps10 = [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000];
+  const ones = steps10.map(() => 1);
+  const blown = texts(parseXml(codeFigure({ ...signature, steps: steps10, curves: { l0h0: ones, l0h1: ones }, code: { ...signature.code!, steps: steps10, curves: { l0h0: ones, l0h1: ones }, ratio } })));
+  // 20 ratios sorted: eighteen 1s, 2, 400; the 90th percentile (index 18) is 2, so the cut is at 3.
+  assert.ok(blown.includes("Layer 0: drLLC(code) / wrLLC(prose) per head (axis cut at 3.0; up to 400 where prose λ̂ ≈ 0)"), blown.join("|"));
   // A token file's path is named by its base name.
   assert.ok(texts(parseXml(signatureFigure({ ...signature, data: "/runs/x/data/prose-512.safetensors" }))).includes("wrLLC λ̂ on prose-512 (dimensionless)"));
 });
