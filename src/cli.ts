@@ -18,6 +18,8 @@ import { ProgressLine, estimateProgress } from "./progress.ts";
 import { formatDuration, formatFixed, formatProgress } from "./format.ts";
 import { parseJsonConfig } from "./config.ts";
 import { calibrateTrainStep, describeTraining } from "./train-estimate.ts";
+import type { Grid, Normalise } from "./analysis/cluster.ts";
+import type { SignatureJson } from "./analysis/figures.ts";
 
 // Each command is one entry of COMMANDS (at the end of this file): its summary, flags,
 // the config fields it reads, an example and its function. Help, usage errors and the
@@ -356,6 +358,85 @@ async function sweepCommand(flags: Flags): Promise<void> {
     throw new Error(`${errors.length} of ${result.rows.size} estimates had a diverged chain (status "error" or "diverged" in ${result.out}, first: step ${errors[0].step} ${errors[0].restrict}: ${errors[0].error})`);
 }
 
+/** An integer flag ≥ min, or undefined when absent. */
+function intFlag(flags: Flags, name: string, min: number): number | undefined {
+  const v = flags[name];
+  if (v === undefined) return undefined;
+  const n = typeof v === "string" && /^[0-9]+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Where a figure goes: DIR/BASE-WHAT.svg, DIR defaulting to the JSON file's directory and BASE to its name. */
+function figurePath(dir: string | undefined, json: string | undefined, fallbackBase: string, what: string): string {
+  const base = json ? json.replace(/^.*[\\/]/, "").replace(/\.json$/i, "") : fallbackBase;
+  const where = dir ?? (json && /[\\/]/.test(json) ? json.replace(/[\\/][^\\/]*$/, "") : ".");
+  return `${where}/${base}-${what}.svg`;
+}
+
+/**
+ * `llc cluster`: developmental signatures (src/analysis/cluster.ts) — the heads'
+ * λ̂ curves from sweep rows clustered per layer, compared with behaviour labels
+ * and, with --sweep-code, with the code curves; a table, JSON and figures.
+ */
+async function clusterCommand(flags: Flags): Promise<void> {
+  const { analyseSignatureFiles, formatSignatureTable, signatureJson, NORMALISE } = await import("./analysis/cluster.ts");
+  const { signatureFigure, codeFigure } = await import("./analysis/figures.ts");
+  const normalise = flags.normalise;
+  if (normalise !== undefined && !NORMALISE.includes(normalise as never)) throw new UsageError(`--normalise: expected ${NORMALISE.join(", ")}, got ${JSON.stringify(normalise)}`);
+  if (flags.grid !== undefined && flags.grid !== "log" && flags.grid !== "checkpoints") throw new UsageError(`--grid: expected log or checkpoints, got ${JSON.stringify(flags.grid)}`);
+  const str = (v: string | true | undefined) => (typeof v === "string" ? v : undefined);
+  const { analysis, warnings } = await analyseSignatureFiles(nodeHost, {
+    sweep: String(flags.sweep), sweepCode: str(flags["sweep-code"]), heads: str(flags.heads), headsStep: intFlag(flags, "heads-step", 0),
+    k: intFlag(flags, "k", 1), normalise: normalise as Normalise | undefined, grid: flags.grid as Grid | undefined, pooled: flags.pooled === true, seed: intFlag(flags, "seed", 0),
+  });
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  process.stdout.write(formatSignatureTable(analysis));
+  const json = signatureJson(analysis) as unknown as SignatureJson;
+  const jsonPath = str(flags.json);
+  if (jsonPath) await nodeHost.writeText(jsonPath, JSON.stringify(json, null, 2) + "\n");
+  if (jsonPath || typeof flags.svg === "string") {
+    const written = [figurePath(str(flags.svg), jsonPath, "signatures", "wrllc")];
+    await nodeHost.writeText(written[0], signatureFigure(json));
+    if (analysis.code) {
+      written.push(figurePath(str(flags.svg), jsonPath, "signatures", "code"));
+      await nodeHost.writeText(written[1], codeFigure(json));
+    }
+    process.stderr.write(`wrote ${[jsonPath, ...written].filter(Boolean).join(", ")}\n`);
+  }
+}
+
+/** `llc plot`: the SVG figures of the analysis JSON files (cluster, heads, circuits), next to each file or in --out DIR. */
+async function plotCommand(flags: Flags): Promise<void> {
+  if (flags.cluster === undefined && flags.heads === undefined && flags.circuits === undefined)
+    throw new UsageError("plot: give at least one of --cluster FILE.json (llc cluster --json), --heads FILE.json (llc heads --json), --circuits FILE.json (llc circuits --json)");
+  const figures = await import("./analysis/figures.ts");
+  const results = await import("./analysis/results-json.ts");
+  const out = typeof flags.out === "string" ? flags.out : undefined;
+  const read = async (path: string | true) => {
+    if (typeof path !== "string" || !(await nodeHost.exists(path))) throw new Error(`plot: ${path} does not exist`);
+    return nodeHost.readText(path);
+  };
+  const written: string[] = [];
+  const write = async (path: string, svg: string) => (await nodeHost.writeText(path, svg), written.push(path));
+  if (flags.cluster !== undefined) {
+    const json = JSON.parse(await read(flags.cluster));
+    if (!json || typeof json !== "object" || !json.clusters || !json.curves || !Array.isArray(json.layers)) throw new Error(`plot: ${flags.cluster} is not the JSON of llc cluster --json (no "clusters", "curves", "layers")`);
+    await write(figurePath(out, flags.cluster as string, "signatures", "wrllc"), figures.signatureFigure(json));
+    if (json.code) await write(figurePath(out, flags.cluster as string, "signatures", "code"), figures.codeFigure(json));
+  }
+  if (flags.heads !== undefined) {
+    const entries = results.readHeadsJson(await read(flags.heads), flags.heads as string);
+    const entry = results.selectHeadsEntry(entries, flags.heads as string, { step: intFlag(flags, "step", 0), data: typeof flags.data === "string" ? flags.data : undefined, prefer: ["prose", "mix"] });
+    await write(figurePath(out, flags.heads as string, "heads", "multigrams"), figures.multigramFigure(entry));
+  }
+  if (flags.circuits !== undefined) {
+    const circuits = results.readCircuitsJson(await read(flags.circuits), flags.circuits as string);
+    await write(figurePath(out, flags.circuits as string, "circuits", "circuits"), figures.circuitsFigure(circuits));
+  }
+  process.stdout.write(`wrote ${written.join(", ")}\n`);
+}
+
 // ── the command table: one entry per command (adding one is an entry plus its function) ──
 
 const VARIANT: FlagSpec = { name: "variant", value: "simd|scalar", description: "the engine build (scalar: no SIMD; the same bits, slower)" };
@@ -460,6 +541,41 @@ export const COMMANDS: readonly CommandSpec[] = [
     notes: "Progress on stderr: one line for the estimate under way (percentage over its chains, draws/s, ETA), a line per finished row.",
     example: "llc sweep --run run --heads --steps all --sampler sampler.json --chains 2",
     run: sweepCommand,
+  },
+  {
+    name: "cluster",
+    summary: "developmental signatures: the heads' refined-LLC curves from sweep rows clustered by shape (k-means + average linkage, per layer), ARI against behaviour labels, prose vs code",
+    flags: [
+      { name: "sweep", value: "FILE.jsonl", required: true, description: "the rows of llc sweep --heads (the prose or mix curves)" },
+      { name: "sweep-code", value: "FILE.jsonl", description: "rows of the same sweep on code: drLLC(code) / wrLLC(prose) and which heads split apart" },
+      { name: "heads", value: "FILE.json", description: "llc heads --json output: the behaviour labels the clusters are compared with" },
+      { name: "heads-step", value: "N", description: "the checkpoint whose labels are used (default the last)" },
+      { name: "k", value: "K", description: "clusters per layer (default: chosen by silhouette over 2..8)" },
+      { name: "normalise", value: "standardise|minmax|none", description: "each curve before clustering (default standardise)" },
+      { name: "grid", value: "log|checkpoints", description: "resample curves on a uniform log(step) grid (default) or use the checkpoints as they are" },
+      { name: "pooled", description: "cluster all heads together instead of per layer" },
+      { name: "seed", value: "N", description: "k-means seed (default 0)" },
+      { name: "json", value: "FILE", description: "write clusters, labels, ARI and curves as JSON" },
+      { name: "svg", value: "DIR", description: "where the figures go (default beside --json)" },
+    ],
+    reads: "sweep JSONL rows (step, restrict l{L}h{H}, llc/mean, status), heads JSON",
+    example: "llc cluster --sweep run/sweep.jsonl --sweep-code run/sweep-code.jsonl --heads heads.json --json signatures.json",
+    run: clusterCommand,
+  },
+  {
+    name: "plot",
+    summary: "SVG figures of the analysis JSON files: signatures (llc cluster), multigrams per head (llc heads), composition and path-ablation heat maps (llc circuits)",
+    flags: [
+      { name: "cluster", value: "FILE.json", description: "llc cluster --json output" },
+      { name: "heads", value: "FILE.json", description: "llc heads --json output" },
+      { name: "step", value: "N", description: "with --heads: the checkpoint (default the last)" },
+      { name: "data", value: "NAME", description: "with --heads: the data set (default prose, else mix)" },
+      { name: "circuits", value: "FILE.json", description: "llc circuits --json output" },
+      { name: "out", value: "DIR", description: "where the figures go (default beside each JSON file)" },
+    ],
+    reads: "the JSON files given",
+    example: "llc plot --heads heads.json --circuits circuits.json --out figures",
+    run: plotCommand,
   },
   {
     name: "example",

@@ -23,6 +23,13 @@ export { multigramTable, multigramIncreases, headMultigrams, MULTIGRAM_MIN_COUNT
 export { compositionScores, compositionScore, compositionBaseline, type CompositionScores, type CompositionOptions } from "./analysis/composition.ts";
 export { pathAblation, type PathAblation, type PathAblationOptions } from "./analysis/path-ablation.ts";
 export { headsReport, circuitsReport, HEADS_FORMAT, CIRCUITS_FORMAT, type ReportInputs } from "./analysis/report.ts";
+export {
+  analyseSignatures, analyseSignatureFiles, clusterCurves, compareCode, headCurves, parseSweepRows, formatSignatureTable, signatureJson,
+  kmeans, averageLinkage, cutTree, silhouette, adjustedRandIndex, logGridResample, normaliseCurve, logF64, ClusterError,
+  type SignatureAnalysis, type SignatureFiles, type ClusterOptions, type Clustering, type CodeComparison, type HeadCurves, type Normalise, type Grid,
+} from "./analysis/cluster.ts";
+export { readHeadsJson, selectHeadsEntry, headLabels, readCircuitsJson, ResultsJsonError, type HeadsEntry, type HeadRecord, type Circuits } from "./analysis/results-json.ts";
+export { signatureFigure, codeFigure, circuitsFigure, multigramFigure, type SignatureJson } from "./analysis/figures.ts";
 export { readSafetensors, writeSafetensors, SafetensorsError, type Tensor } from "./io/safetensors.ts";
 export { modelLayout, transformerSelector } from "./models.ts";
 export { trainTokenizer, tokenizerFromJSON, tokenizerToJSON, type ByteBpeTokenizer } from "./data/tokenizer.ts";

@@ -3,13 +3,19 @@
 // (null values are skipped and the line joins across them, as the live chart
 // does), and a legend; a heading above them and caption lines below. Plain
 // strings, no DOM, so Node can test it. The page's PNG download is this SVG drawn
-// onto a canvas, so both carry the same heading, legends and caption.
+// onto a canvas, so both carry the same heading, legends and caption. The
+// analysis figures (src/analysis/figures.ts) use it too: a log x axis, point
+// markers, and the document wrapper they share.
 
 export interface SvgSeries {
   label: string;
   color: string;
   width?: number;
   dash?: string;
+  /** false: no legend entry (a twin of another series' entry). */
+  legend?: boolean;
+  /** Draw a dot at each point as well as the line. */
+  marker?: boolean;
   x: ArrayLike<number>;
   y: ArrayLike<number | null | undefined>;
 }
@@ -19,6 +25,10 @@ export interface SvgPanel {
   xLabel: string;
   yLabel: string;
   series: SvgSeries[];
+  /** "log": a log10 x axis (values ≤ 0 are skipped), ticks at 1, 2, 5 × 10^k. Default linear. */
+  xScale?: "linear" | "log";
+  /** A fixed y range (lines beyond it are clipped at the frame); default the data's extent. */
+  yDomain?: [number, number];
 }
 
 export interface SvgOptions {
@@ -30,8 +40,8 @@ export interface SvgOptions {
   caption?: string | string[];
 }
 
-const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
-const num = (v: number) => (Math.round(v * 100) / 100).toString();
+export const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+export const num = (v: number) => (Math.round(v * 100) / 100).toString();
 
 /** About `count` round tick values covering [lo, hi]. */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
@@ -52,6 +62,25 @@ export function tickLabel(v: number, ticks: number[]): string {
   return v.toFixed(digits);
 }
 
+/** Ticks of a log axis over [lo, hi] (lo > 0): the powers of ten, with 2× and 5× when fewer than three decades show. */
+export function logTicks(lo: number, hi: number): number[] {
+  const first = Math.floor(Math.log10(lo)), last = Math.ceil(Math.log10(hi));
+  const mantissas = last - first <= 3 ? [1, 2, 5] : [1];
+  const ticks: number[] = [];
+  for (let e = first; e <= last; e++) for (const m of mantissas) {
+    const v = Number((m * 10 ** e).toPrecision(12));
+    if (v >= lo * (1 - 1e-12) && v <= hi * (1 + 1e-12)) ticks.push(v);
+  }
+  return ticks;
+}
+
+/** A log-axis tick label: 100, 2000, 5e+4 … written out as 100, 2k, 50k. */
+export function logTickLabel(v: number): string {
+  if (v >= 1e6) return `${Number((v / 1e6).toPrecision(3))}M`;
+  if (v >= 1e3) return `${Number((v / 1e3).toPrecision(3))}k`;
+  return String(Number(v.toPrecision(3)));
+}
+
 function extent(values: Iterable<number>): [number, number] | null {
   let lo = Infinity, hi = -Infinity;
   for (const v of values) if (Number.isFinite(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
@@ -61,11 +90,11 @@ function extent(values: Iterable<number>): [number, number] | null {
   return [lo - pad, hi + pad];
 }
 
-function* finite(series: SvgSeries[], axis: "x" | "y"): Iterable<number> {
+function* finite(series: SvgSeries[], axis: "x" | "y", logX = false): Iterable<number> {
   for (const s of series)
     for (let i = 0; i < s.x.length; i++) {
       const y = s.y[i];
-      if (y === null || y === undefined || !Number.isFinite(y) || !Number.isFinite(s.x[i])) continue;
+      if (y === null || y === undefined || !Number.isFinite(y) || !Number.isFinite(s.x[i]) || (logX && !(s.x[i] > 0))) continue;
       yield axis === "x" ? s.x[i] : y;
     }
 }
@@ -75,6 +104,7 @@ function panelSvg(panel: SvgPanel, top: number, width: number, height: number): 
   const entries: { s: SvgSeries; x: number; row: number }[] = [];
   let lx = 72, row = 0;
   for (const s of panel.series) {
+    if (s.legend === false) continue;
     const w = 36 + s.label.length * 6.6;
     if (lx + w > width - 16 && lx > 72) (lx = 72), row++;
     entries.push({ s, x: lx, row });
@@ -82,19 +112,26 @@ function panelSvg(panel: SvgPanel, top: number, width: number, height: number): 
   }
   const m = { left: 72, right: 16, top: 34 + 16 * (row + 1), bottom: 44 };
   const plotW = width - m.left - m.right, plotH = height - m.top - m.bottom;
-  const xs = extent(finite(panel.series, "x")) ?? [0, 1];
-  const ys = extent(finite(panel.series, "y")) ?? [0, 1];
-  const X = (v: number) => m.left + ((v - xs[0]) / (xs[1] - xs[0])) * plotW;
+  const logX = panel.xScale === "log";
+  const xData = [...finite(panel.series, "x", logX)];
+  // A log axis spans the data exactly (a pad would reach below the first checkpoint's decade for nothing).
+  const xs: [number, number] = logX
+    ? xData.length ? [Math.min(...xData), Math.max(...xData) > Math.min(...xData) ? Math.max(...xData) : Math.min(...xData) * 10] : [1, 10]
+    : extent(xData) ?? [0, 1];
+  const ys = panel.yDomain ?? extent(finite(panel.series, "y", logX)) ?? [0, 1];
+  const X = logX
+    ? (v: number) => m.left + ((Math.log10(v) - Math.log10(xs[0])) / (Math.log10(xs[1]) - Math.log10(xs[0]))) * plotW
+    : (v: number) => m.left + ((v - xs[0]) / (xs[1] - xs[0])) * plotW;
   const Y = (v: number) => top + m.top + plotH - ((v - ys[0]) / (ys[1] - ys[0])) * plotH;
   const out: string[] = [];
   out.push(`<text x="${m.left}" y="${top + 20}" class="title">${escape(panel.title)}</text>`);
   out.push(`<rect x="${m.left}" y="${top + m.top}" width="${plotW}" height="${plotH}" class="frame"/>`);
-  const xTicks = niceTicks(xs[0], xs[1], 8).filter((v) => v >= xs[0] && v <= xs[1]);
+  const xTicks = logX ? logTicks(xs[0], xs[1]) : niceTicks(xs[0], xs[1], 8).filter((v) => v >= xs[0] && v <= xs[1]);
   const yTicks = niceTicks(ys[0], ys[1], 5).filter((v) => v >= ys[0] && v <= ys[1]);
   for (const v of xTicks) {
     const x = num(X(v));
     out.push(`<line x1="${x}" x2="${x}" y1="${top + m.top}" y2="${top + m.top + plotH}" class="grid"/>`);
-    out.push(`<text x="${x}" y="${top + m.top + plotH + 16}" text-anchor="middle">${tickLabel(v, xTicks)}</text>`);
+    out.push(`<text x="${x}" y="${top + m.top + plotH + 16}" text-anchor="middle">${logX ? logTickLabel(v) : tickLabel(v, xTicks)}</text>`);
   }
   for (const v of yTicks) {
     const y = num(Y(v));
@@ -108,12 +145,17 @@ function panelSvg(panel: SvgPanel, top: number, width: number, height: number): 
     const points: string[] = [];
     for (let i = 0; i < s.x.length; i++) {
       const y = s.y[i];
-      if (y === null || y === undefined || !Number.isFinite(y)) continue;
+      if (y === null || y === undefined || !Number.isFinite(y) || (logX && !(s.x[i] > 0))) continue;
       points.push(`${num(X(s.x[i]))},${num(Y(y))}`);
     }
     if (!points.length) continue;
     const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : "";
     out.push(`<polyline fill="none" stroke="${escape(s.color)}" stroke-width="${s.width ?? 1.25}"${dash} stroke-linejoin="round" points="${points.join(" ")}"><title>${escape(s.label)}</title></polyline>`);
+    if (s.marker)
+      for (const p of points) {
+        const [cx, cy] = p.split(",");
+        out.push(`<circle cx="${cx}" cy="${cy}" r="2.2" fill="${escape(s.color)}"/>`);
+      }
   }
   out.push("</g>");
   for (const { s, x, row } of entries) {
@@ -123,6 +165,17 @@ function panelSvg(panel: SvgPanel, top: number, width: number, height: number): 
   }
   out.unshift(`<clipPath id="clip${top}"><rect x="${m.left}" y="${top + m.top}" width="${plotW}" height="${plotH}"/></clipPath>`);
   return out.join("\n");
+}
+
+/** A standalone SVG document of the given size around `body`, with the charts' style sheet. */
+export function svgDocument(width: number, height: number, body: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="11">
+<style>text{fill:#333}.heading{font-size:18px;font-weight:600}.title{font-size:14px;font-weight:600}.axis{font-size:12px}.caption{fill:#555}.frame{fill:none;stroke:#999}.grid{stroke:#e5e5e5}</style>
+<rect width="100%" height="100%" fill="#fff"/>
+${body}
+</svg>
+`;
 }
 
 /** The panels as one standalone SVG document. */
@@ -135,11 +188,5 @@ export function chartsToSvg(panels: SvgPanel[], options: SvgOptions = {}): strin
   if (options.title) out.push(`<text x="16" y="25" class="heading">${escape(options.title)}</text>`);
   panels.forEach((p, i) => out.push(panelSvg(p, titleH + i * height, width, height)));
   lines.forEach((line, i) => out.push(`<text x="16" y="${total - captionH + 16 * (i + 1)}" class="caption">${escape(line)}</text>`));
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${total}" viewBox="0 0 ${width} ${total}" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="11">
-<style>text{fill:#333}.heading{font-size:18px;font-weight:600}.title{font-size:14px;font-weight:600}.axis{font-size:12px}.caption{fill:#555}.frame{fill:none;stroke:#999}.grid{stroke:#e5e5e5}</style>
-<rect width="100%" height="100%" fill="#fff"/>
-${out.join("\n")}
-</svg>
-`;
+  return svgDocument(width, total, out.join("\n"));
 }
