@@ -13,6 +13,10 @@
 //
 // Host-neutral: plain ECMAScript only.
 
+import { parseJson } from "./io/json.ts";
+
+export { locateJsonSyntaxError } from "./io/json.ts";
+
 // ── errors ──────────────────────────────────────────────────────────────────
 
 export class ConfigError extends Error {
@@ -580,112 +584,6 @@ export function parseConfig(raw: unknown): EstimateConfig {
   return config;
 }
 
-const JSON_WHITESPACE = " \t\n\r";
-const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const JSON_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
-
-/**
- * Where `text` stops being JSON (RFC 8259), and what was expected there; undefined
- * if it is valid. JSON.parse's own messages cannot be used for this: V8 (Node 20)
- * often omits the position ("Unexpected token ',', ... is not valid JSON"), Safari
- * always does, and each engine words it differently. Iterative (an explicit stack of
- * open brackets), so deeply nested input cannot overflow the call stack.
- */
-export function locateJsonSyntaxError(text: string): { offset: number; problem: string } | undefined {
-  let i = 0;
-  const open: ("[" | "{")[] = [];
-  const skipWhitespace = () => {
-    while (i < text.length && JSON_WHITESPACE.includes(text[i]!)) i++;
-  };
-  const problem = (expected: string) => ({
-    offset: i,
-    problem: `expected ${expected}, found ${i < text.length ? JSON.stringify(text[i]) : "the end of the text"}`,
-  });
-  // Consumes a string starting at text[i] === '"'; returns a problem or undefined.
-  const scanString = () => {
-    i++;
-    while (i < text.length) {
-      const char = text[i]!;
-      if (char === '"') {
-        i++;
-        return undefined;
-      }
-      if (char === "\\") {
-        JSON_ESCAPE.lastIndex = i;
-        if (!JSON_ESCAPE.test(text)) return problem("a valid escape sequence");
-        i = JSON_ESCAPE.lastIndex;
-      } else if (char.charCodeAt(0) < 0x20) {
-        return problem("a string character or a closing quote (control characters must be escaped)");
-      } else {
-        i++;
-      }
-    }
-    return problem("a closing quote");
-  };
-  // Consumes `"key" :` of an object member.
-  const scanKey = () => {
-    skipWhitespace();
-    if (text[i] !== '"') return problem("a string key");
-    const bad = scanString();
-    if (bad) return bad;
-    skipWhitespace();
-    if (text[i] !== ":") return problem('":"');
-    i++;
-    return undefined;
-  };
-
-  for (;;) {
-    // A value starts here.
-    skipWhitespace();
-    const char = text[i];
-    let bad: { offset: number; problem: string } | undefined;
-    let valueDone = true;
-    if (char === "{" || char === "[") {
-      i++;
-      skipWhitespace();
-      const close = char === "{" ? "}" : "]";
-      if (text[i] === close) {
-        i++;
-      } else {
-        open.push(char);
-        valueDone = false;
-        if (char === "{") bad = scanKey();
-      }
-    } else if (char === '"') {
-      bad = scanString();
-    } else if (char === "-" || (char !== undefined && char >= "0" && char <= "9")) {
-      JSON_NUMBER.lastIndex = i;
-      if (!JSON_NUMBER.test(text)) return problem("a digit");
-      i = JSON_NUMBER.lastIndex;
-    } else {
-      const literal = ["true", "false", "null"].find((word) => text.startsWith(word, i));
-      if (literal === undefined) return problem("a value");
-      i += literal.length;
-    }
-    if (bad) return bad;
-    if (!valueDone) continue;
-    // A value ended: close brackets, or move on to the next element or member.
-    for (;;) {
-      skipWhitespace();
-      const innermost = open[open.length - 1];
-      if (innermost === undefined) return i < text.length ? problem("the end of the text") : undefined;
-      const close = innermost === "{" ? "}" : "]";
-      if (text[i] === close) {
-        i++;
-        open.pop();
-        continue;
-      }
-      if (text[i] !== ",") return problem(`"," or "${close}"`);
-      i++;
-      if (innermost === "{") {
-        const badKey = scanKey();
-        if (badKey) return badKey;
-      }
-      break;
-    }
-  }
-}
-
 /**
  * Parses JSON text, then validates it as parseConfig does. Syntax errors become a
  * ConfigError with field "" whose message names `source` and the line and column;
@@ -699,23 +597,7 @@ export function parseConfigText(text: string, source = "config"): EstimateConfig
 export function parseJsonConfig<T>(text: string, source: string, parse: (raw: unknown) => T): T {
   // Editors on Windows like to save a byte-order mark, which JSON.parse rejects.
   const json = text.startsWith("\uFEFF") ? text.slice(1) : text;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch (error) {
-    const located = locateJsonSyntaxError(json);
-    let detail: string;
-    if (located) {
-      const before = json.slice(0, located.offset);
-      const line = before.split("\n").length;
-      const column = located.offset - (before.lastIndexOf("\n") + 1) + 1;
-      detail = `invalid JSON at line ${line}, column ${column}: ${located.problem}`;
-    } else {
-      // The engine rejected something the locator accepts; its own words are all there is.
-      detail = `invalid JSON: ${error instanceof Error ? error.message : String(error)}`;
-    }
-    throw new ConfigError("", detail, { source, cause: error });
-  }
+  const raw = parseJson(json, (detail, cause) => new ConfigError("", detail, { source, cause }));
   try {
     return parse(raw);
   } catch (error) {

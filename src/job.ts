@@ -12,6 +12,7 @@ import { parseConfigText } from "./config.ts";
 import { estimate, EstimateError, type EstimateResult, type EstimateOptions } from "./estimator.ts";
 import { estimateParallel, type SpawnWorker } from "./parallel.ts";
 import { readSafetensors } from "./io/safetensors.ts";
+import { parseJson } from "./io/json.ts";
 import { chainsToResume, fingerprint, type ResultFile } from "./io/results.ts";
 import type { Progress } from "./sampler.ts";
 
@@ -49,7 +50,7 @@ export async function runEstimateJob(host: Host, configPath: string, options: Jo
   let completed: ReturnType<typeof chainsToResume> = [];
   if (options.out && (await host.exists(options.out))) {
     try {
-      completed = chainsToResume(JSON.parse(await host.readText(options.out)), job);
+      completed = chainsToResume(parseJson(await host.readText(options.out), (detail) => new Error(detail)), job);
     } catch {
       completed = []; // an unreadable old file is replaced, never trusted
     }

@@ -20,6 +20,7 @@ import { estimate, EstimateError, type EstimateResult } from "./estimator.ts";
 import { estimateParallel, type SpawnWorker } from "./parallel.ts";
 import { readSafetensors } from "./io/safetensors.ts";
 import { fingerprint } from "./io/results.ts";
+import { parseJson } from "./io/json.ts";
 import { restrictionMask } from "./arena.ts";
 import { modelLayout, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
 import { readCheckpoint, readHeldout, selectCheckpointSteps, type Checkpoint } from "./analysis/heads.ts";
@@ -168,7 +169,7 @@ function parseRows(text: string, out: string): { rows: { row: SweepRow; line: nu
     }
     let row: unknown;
     try {
-      row = JSON.parse(lines[i]);
+      row = parseJson(lines[i], (detail) => new SweepError(detail));
     } catch {
       if (i === lines.length - 1 && !endsClean) break; // the torn last line of a killed append: redone
       throw new SweepError(`${out}:${i + 1}: not a JSON line; expected the rows of llc sweep (use another out file, or delete this one)`);

@@ -10,6 +10,7 @@ import {
 import { prepareData, type DataSpec } from "./data/prepare.ts";
 import { tokenizerHash } from "./data/tokenizer.ts";
 import { writeSafetensors } from "./io/safetensors.ts";
+import { JsonError, parseJsonLines } from "./io/json.ts";
 import { modelLayout } from "./models.ts";
 import { decodeOptimizerState, runFiles, trainTransformer, type OptimizerConfig, type TrainLogLine, type TrainRunSettings } from "./train.ts";
 
@@ -125,6 +126,15 @@ export interface TrainJobOptions {
   onResume?: (step: number) => void;
 }
 
+/** The lines of a training log up to `step` (a torn last line is dropped); a line that is not a log line is a JsonError naming the file and line. */
+export function logLinesUpTo(text: string, source: string, step: number): string[] {
+  return parseJsonLines(text, source).values.filter(({ value, line, text }) => {
+    const at = (value as Partial<TrainLogLine> | null)?.step;
+    if (typeof at !== "number") throw new JsonError(`${source}:${line}`, `not a line of the training log (no "step"): ${text.slice(0, 60)}`);
+    return at <= step;
+  }).map((l) => l.text);
+}
+
 /**
  * Runs (or resumes) the training described by a config file — or by a config
  * object whose `out` resolves against `baseDir` — and returns the run directory.
@@ -149,7 +159,7 @@ export async function runTrainingJob(
     options.onResume?.(resume.step);
     // The log keeps what happened up to the checkpoint; later lines are redone.
     if (await host.exists(files.log))
-      logLines = (await host.readText(files.log)).split("\n").filter((l) => l && (JSON.parse(l) as TrainLogLine).step <= resume!.step);
+      logLines = logLinesUpTo(await host.readText(files.log), files.log, resume.step);
   }
   const metadata = (step: number) => ({
     format: "llc-wasm/checkpoint/1",

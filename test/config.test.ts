@@ -450,7 +450,9 @@ test("syntax errors are located the same way on every engine", () => {
   assert.is(at('["\\x"]'), 'at line 1, column 3: expected a valid escape sequence, found "\\\\"');
   assert.is(at("[01]"), 'at line 1, column 3: expected "," or "]", found "1"');
   // Deep nesting must not overflow the locator's stack.
-  assert.is(at("[".repeat(200_000)), "at line 1, column 200001: expected a value, found the end of the text");
+  assert.equal(locateJsonSyntaxError("[".repeat(200_000)), { offset: 200_000, problem: "expected a value, found the end of the text" });
+  // Nor reach JSON.parse and the recursive walks after it: refused for its depth, in the config's own error.
+  expectConfigError(() => parseConfigText(`{"model": ${"[".repeat(5000)}${"]".repeat(5000)}}`, "t.json"), "", "t.json: JSON nested more than 512 levels deep at line 1, column 522");
 });
 
 test("the syntax locator agrees with JSON.parse on what is valid", () => {

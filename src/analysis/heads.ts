@@ -26,7 +26,8 @@ import { parseModel, type TransformerConfig } from "../config.ts";
 import { findTensor } from "../arena.ts";
 import { modelLayout, moduleConstant, planModel, type ModelPlan } from "../models.ts";
 import { loadWeights } from "../estimator.ts";
-import { readSafetensors } from "../io/safetensors.ts";
+import { readSafetensors, SafetensorsError } from "../io/safetensors.ts";
+import { parseJson } from "../io/json.ts";
 import { readTokenSplit, type TokenFile } from "../data/tokens.ts";
 
 /**
@@ -279,12 +280,7 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
   const file = readSafetensors(bytes, source);
   const { model: modelJson, step: stepText, tokenizer_hash: tokenizerHash } = file.metadata;
   if (modelJson === undefined) throw new Error(`${source}: __metadata__ has no "model" (the TransformerConfig as JSON); not a checkpoint of "llc train"`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(modelJson);
-  } catch (e) {
-    throw new Error(`${source}: __metadata__.model is not JSON (${(e as Error).message})`);
-  }
+  const raw = parseJson(modelJson, (detail) => new SafetensorsError(`${source}: __metadata__.model is not JSON (${detail})`, { source }));
   const model = parseModel(raw, `${source}: __metadata__.model`);
   if (model.kind !== "transformer") throw new Error(`${source}: __metadata__.model.kind is ${JSON.stringify(model.kind)}; expected "transformer"`);
   const step = Number(stepText);

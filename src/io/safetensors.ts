@@ -18,6 +18,8 @@
 // Host-neutral on purpose: only Uint8Array, DataView, TextEncoder and TextDecoder,
 // so the same code runs in Node, Deno and browsers.
 
+import { parseJson } from "./json.ts";
+
 export type DType = "F32" | "F64" | "I32" | "I64" | "U16" | "U8";
 
 export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint16Array | Uint8Array;
@@ -199,12 +201,7 @@ export function readSafetensors(bytes: Uint8Array, source?: string): Safetensors
     throw fail(`header (bytes 8..${8 + headerLength}) is not valid UTF-8; the format requires a UTF-8 JSON header`);
   }
 
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (error) {
-    throw fail(`header is not valid JSON (${(error as Error).message}); header starts with ${preview(text.slice(0, 40))}`);
-  }
+  const header = parseJson(text, (detail) => fail(`header is not valid JSON (${detail}); header starts with ${preview(text.slice(0, 40))}`));
   if (!isPlainObject(header)) {
     throw fail(`header must be a JSON object mapping tensor names to {dtype, shape, data_offsets}, found ${preview(header)}`);
   }
