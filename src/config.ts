@@ -14,6 +14,7 @@
 // Host-neutral: plain ECMAScript only.
 
 import { parseJson } from "./io/json.ts";
+import { MAX_CHAIN_STEPS, MAX_RESULT_DRAWS, WASM32_MAX_PAGES } from "./limits.ts";
 
 export { locateJsonSyntaxError } from "./io/json.ts";
 
@@ -446,7 +447,7 @@ export function parseSamplerConfig(raw: unknown, path = "sampler"): SamplerConfi
   const positive: NumberRange = { greaterThan: 0 };
   const nonNegative: NumberRange = { min: 0 };
   const atLeastOne: NumberRange = { min: 1 };
-  return {
+  const sampler: SamplerConfig = {
     method: orDefault(f.method, d.method, (v) => expectOneOf(v, at("method"), ["sgld", "rmsprop_sgld"])),
     epsilon: orDefault(f.epsilon, d.epsilon, (v) => expectNumber(v, at("epsilon"), positive)),
     gamma: orDefault(f.gamma, d.gamma, (v) => expectNumber(v, at("gamma"), nonNegative)),
@@ -465,6 +466,30 @@ export function parseSamplerConfig(raw: unknown, path = "sampler"): SamplerConfi
     eps: orDefault(f.eps, d.eps, (v) => expectNumber(v, at("eps"), positive)),
     workers: orDefault(f.workers, d.workers, (v) => expectInteger(v, at("workers"), { min: 0 })),
   };
+  checkSamplerLimits(sampler, path);
+  return sampler;
+}
+
+/**
+ * What a run may hold, checked before it starts (src/limits.ts): chains × draws
+ * values per trace (so a result can always be written, and read back to resume),
+ * and burnin + draws × thin steps per chain (the chain's i32 step counter).
+ */
+export function checkSamplerLimits(s: SamplerConfig, path = "sampler"): void {
+  const values = s.chains * s.draws;
+  if (values > MAX_RESULT_DRAWS) {
+    throw new ConfigError(
+      joinField(path, s.chains > s.draws ? "chains" : "draws"),
+      `chains × draws = ${s.chains} × ${s.draws} = ${values} draws in each trace of the result; expected at most ${MAX_RESULT_DRAWS} (a larger result could not be written as JSON)`,
+    );
+  }
+  const steps = samplerSteps(s);
+  if (steps > MAX_CHAIN_STEPS) {
+    throw new ConfigError(
+      joinField(path, s.burnin > s.draws * s.thin ? "burnin" : s.thin > s.draws ? "thin" : "draws"),
+      `burnin + draws × thin = ${s.burnin} + ${s.draws} × ${s.thin} = ${steps} SGLD steps per chain; expected at most ${MAX_CHAIN_STEPS} (the chain's step counter is 32-bit)`,
+    );
+  }
 }
 
 /** Total SGLD steps per chain (devinterp's num_steps): burn-in, then `thin` steps per kept draw. */
@@ -482,7 +507,45 @@ const TRANSFORMER_KEYS = [
 // is reported as a typo rather than as a missing kind.
 const ANY_MODEL_KEYS = [...new Set<string>([...MLP_KEYS, ...POLYNOMIAL_KEYS, ...TRANSFORMER_KEYS])];
 
+/**
+ * Parameters of a model, in closed form (src/models.ts modelLayout lays out the
+ * same tensors; test/config.test.ts checks the two agree): counted before any
+ * layout is built, so an absurd size costs nothing.
+ */
+export function parameterCount(m: ModelConfig): number {
+  if (m.kind === "polynomial") return m.powers.length;
+  if (m.kind === "mlp") {
+    let count = 0;
+    for (let i = 0; i + 1 < m.sizes.length; i++) count += m.sizes[i + 1]! * (m.sizes[i]! + (m.bias ? 1 : 0));
+    return count;
+  }
+  const ln = m.normalization === "LN" ? 2 * m.d_model : 0;
+  const attention = 4 * m.n_heads * m.d_model * m.d_head + (m.attn_bias ? 3 * m.n_heads * m.d_head + m.d_model : 0);
+  return 2 * m.d_vocab * m.d_model + m.n_ctx * m.d_model + m.n_layers * (ln + attention) + ln + (m.unembed_bias ? m.d_vocab : 0);
+}
+
+/** Bytes of a wasm32 memory: the most any plan may take. */
+export const WASM32_MAX_BYTES = WASM32_MAX_PAGES * 65536;
+
+/** A model whose parameters alone (one f32 copy) would not fit a WebAssembly memory is refused here, naming the bytes. */
+function checkModelSize(m: ModelConfig, path: string): ModelConfig {
+  const count = parameterCount(m);
+  const bytes = 4 * count;
+  if (bytes > WASM32_MAX_BYTES) {
+    const field = m.kind === "transformer" ? path : joinField(path, m.kind === "mlp" ? "sizes" : "powers");
+    throw new ConfigError(
+      field,
+      `the model has ${count} parameters, ${bytes} bytes for one f32 copy of them; a WebAssembly memory holds at most ${WASM32_MAX_BYTES} bytes (wasm32: ${WASM32_MAX_PAGES} pages of 64 KiB)`,
+    );
+  }
+  return m;
+}
+
 export function parseModel(raw: unknown, path: string): ModelConfig {
+  return checkModelSize(parseModelFields(raw, path), path);
+}
+
+function parseModelFields(raw: unknown, path: string): ModelConfig {
   const f = expectObject(raw, path, ANY_MODEL_KEYS);
   const kind = expectOneOf(f.kind, joinField(path, "kind"), ["mlp", "polynomial", "transformer"]);
   const keysOfKind: readonly string[] = kind === "mlp" ? MLP_KEYS : kind === "polynomial" ? POLYNOMIAL_KEYS : TRANSFORMER_KEYS;

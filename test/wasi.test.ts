@@ -212,6 +212,11 @@ test("a malformed config exits 1 and names the field, in the JS CLI's words", ()
     width: (c) => { c.model.sizes = [5, 0.5, 5]; },
     nbeta: (c) => { c.sampler.nbeta = "defualt"; },
     mask: (c) => { c.restrict = { "layers.0.weight": [0, 1, 2] }; },
+    // Limits both validators read from src/limits.ts: refused before any work, in the same words.
+    draws: (c) => { c.sampler.draws = 1e12; },
+    chains: (c) => { c.sampler.chains = 1e9; },
+    burnin: (c) => { c.sampler.burnin = 1e12; c.sampler.chains = 1; },
+    bytes: (c) => { c.model.sizes = [1e9, 1e9]; },
     tensor: (c) => { c.restrict = { "layers.9.weight": "all" }; },
     missing: (c) => { delete c.data; },
   };
@@ -224,6 +229,10 @@ test("a malformed config exits 1 and names the field, in the JS CLI's words", ()
     width: /^llc: ConfigError: model\.sizes\[1\]: expected an integer >= 1, got 0\.5/,
     nbeta: /^llc: ConfigError: sampler\.nbeta: expected "default" or a positive finite number, got "defualt"; did you mean "default"\?/,
     mask: /^llc: ConfigError: restrict\.layers\.0\.weight\[2\]: expected one of 0, 1, got 2/,
+    draws: /^llc: ConfigError: sampler\.draws: chains × draws = 4 × 1000000000000 = 4000000000000 draws in each trace of the result; expected at most 1000000 /,
+    chains: /^llc: ConfigError: sampler\.chains: chains × draws = 1000000000 × \d+ = \d+ draws in each trace/,
+    burnin: /^llc: ConfigError: sampler\.burnin: burnin \+ draws × thin = 1000000000000 \+ \d+ × 1 = \d+ SGLD steps per chain; expected at most 2147483647/,
+    bytes: /^llc: ConfigError: model\.sizes: the model has 1000000000000000000 parameters, 4000000000000000000 bytes for one f32 copy of them; a WebAssembly memory holds at most 4294967296 bytes \(wasm32: 65536 pages of 64 KiB\)/,
     tensor: /^llc: ConfigError: restrict\.layers\.9\.weight: no such tensor in the model \(tensors: layers\.0\.weight, layers\.1\.weight\)/,
     missing: /^llc: ConfigError: data: expected a non-empty string \(a file path\), got nothing \(the field is required\)/,
   };

@@ -160,7 +160,7 @@ test("downloads: the result JSON is the result, the SVG has a polyline per serie
 
 // ------------------------------------------------------------------ cancel and divergence
 test("Cancel stops a long run within seconds and keeps a partial result and the live traces", async () => {
-  await setSampler({ chains: 2, draws: 2_000_000, workers: 2 });
+  await setSampler({ chains: 2, draws: 500_000, workers: 2 }); // chains × draws at most MAX_RESULT_DRAWS (10^6)
   await page.click("#run");
   await waitState(["running"]);
   // Every chain under way (on a busy machine the second worker can start seconds after
