@@ -13,6 +13,7 @@ import { estimate, EstimateError, type EstimateResult, type EstimateOptions } fr
 import { estimateParallel, type SpawnWorker } from "./parallel.ts";
 import { readSafetensors } from "./io/safetensors.ts";
 import { parseJson } from "./io/json.ts";
+import { readSafetensorsInput } from "./io/inputs.ts";
 import { chainsToResume, fingerprint, type ResultFile } from "./io/results.ts";
 import type { Progress } from "./sampler.ts";
 
@@ -39,7 +40,10 @@ export async function runEstimateJob(host: Host, configPath: string, options: Jo
   const config = parseConfigText(configText, configPath);
   const weightsPath = host.resolve(configPath, config.weights);
   const dataPath = host.resolve(configPath, config.data);
-  const [weightBytes, dataBytes] = await Promise.all([host.readBytes(weightsPath), host.readBytes(dataPath)]);
+  const [weightBytes, dataBytes] = await Promise.all([
+    readSafetensorsInput(host, weightsPath, "weights", config.weights),
+    readSafetensorsInput(host, dataPath, "data", config.data),
+  ]);
   const weights = readSafetensors(weightBytes, config.weights).tensors;
   const data = readSafetensors(dataBytes, config.data).tensors;
   // The worker count cannot change a bit of the result, so it is not part of the

@@ -28,5 +28,11 @@ export const MAX_JSON_DEPTH = 512;
  */
 export const MAX_TEXT_BYTES = 268435456;
 
+/**
+ * Bytes of any binary input file (weights, data, checkpoints, token files): twice a
+ * wasm32 memory, since F64 tensors become f32 ones in it; larger could never be used.
+ */
+export const MAX_INPUT_BYTES = 8589934592;
+
 /** Pages of 64 KiB a wasm32 memory can address (2^32 bytes): the WebAssembly spec's limit. */
 export const WASM32_MAX_PAGES = 65536;

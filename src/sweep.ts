@@ -21,6 +21,7 @@ import { estimateParallel, type SpawnWorker } from "./parallel.ts";
 import { readSafetensors } from "./io/safetensors.ts";
 import { fingerprint } from "./io/results.ts";
 import { parseJson } from "./io/json.ts";
+import { readSafetensorsInput } from "./io/inputs.ts";
 import { restrictionMask } from "./arena.ts";
 import { modelLayout, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
 import { readCheckpoint, readHeldout, selectCheckpointSteps, type Checkpoint } from "./analysis/heads.ts";
@@ -215,13 +216,13 @@ export async function runSweep(host: Host, options: SweepOptions): Promise<Sweep
   const dataPath = sweepDataPath(run, dataName);
   if (!(await host.exists(dataPath)))
     throw new SweepError(`data: token file ${dataPath} does not exist (expected mix, prose, code — the run's held-out sets — or the path of a token file)`);
-  const dataBytes = await host.readBytes(dataPath);
+  const dataBytes = await readSafetensorsInput(host, dataPath, "data");
   const dataTensors = readSafetensors(dataBytes, dataPath).tensors;
   const dataHash = fingerprint(dataBytes);
 
   const loadCheckpoint = async (step: number) => {
     const path = runFiles(run).checkpoint(step);
-    const bytes = await host.readBytes(path);
+    const bytes = await readSafetensorsInput(host, path, "checkpoint");
     const checkpoint: Checkpoint = readCheckpoint(bytes, path);
     readHeldout(dataBytes, dataPath, checkpoint); // vocabulary, context and tokenizer agree with the checkpoint
     return { path, bytes, checkpoint };

@@ -3,9 +3,18 @@
 // so the same modules run in Node, Deno and browsers.
 
 export interface Host {
-  /** Bytes of a file path (Node/Deno) or URL (browser). */
+  /**
+   * Bytes of a file path (Node/Deno) or URL (browser). Only regular files are read:
+   * a directory, device (/dev/zero), FIFO or socket is a FileError, as is a file
+   * larger than MAX_INPUT_BYTES (src/limits.ts).
+   */
   readBytes(path: string): Promise<Uint8Array>;
+  /** Text of a regular file of at most MAX_TEXT_BYTES; otherwise a FileError. */
   readText(path: string): Promise<string>;
+  /** Size of a regular file in bytes (a FileError for anything else); absent where reads cannot be partial. */
+  fileSize?(path: string): Promise<number>;
+  /** Bytes [start, start + length) of a regular file (fewer where it ends first). */
+  readRange?(path: string, start: number, length: number): Promise<Uint8Array>;
   /** Write atomically (missing parent directories are made): a reader never sees half a file, and a kill loses at most the last write. */
   writeText(path: string, text: string): Promise<void>;
   writeBytes(path: string, bytes: Uint8Array): Promise<void>;
@@ -17,4 +26,52 @@ export interface Host {
   now(): number;
   /** Logical cores available (the default number of workers); absent where unknown. */
   cores?(): number;
+}
+
+/** A path the engine will not read (not a regular file, or too large), named with the reason. */
+export class FileError extends Error {
+  override readonly name = "FileError";
+  readonly path: string;
+  constructor(path: string, problem: string) {
+    super(`${path}: ${problem}`);
+    this.path = path;
+  }
+}
+
+/** Node's fs.Stats and Deno.FileInfo alike (Deno's are booleans, Node's methods). */
+interface FileStats {
+  size: number;
+  isFile: boolean | (() => boolean);
+  isDirectory: boolean | (() => boolean);
+  isCharacterDevice?: () => boolean;
+  isCharDevice?: boolean | null;
+  isBlockDevice?: boolean | null | (() => boolean);
+  isFifo?: boolean | null;
+  isFIFO?: () => boolean;
+  isSocket?: boolean | null | (() => boolean);
+}
+
+function flag(stats: FileStats, key: keyof FileStats): boolean {
+  const v = stats[key];
+  return typeof v === "function" ? (v as () => boolean).call(stats) : v === true;
+}
+
+/** What a file that is not regular is, in words. */
+function fileKind(s: FileStats): string {
+  if (flag(s, "isDirectory")) return "a directory";
+  if (flag(s, "isCharacterDevice") || flag(s, "isCharDevice")) return "a character device";
+  if (flag(s, "isBlockDevice")) return "a block device";
+  if (flag(s, "isFifo") || flag(s, "isFIFO")) return "a FIFO (named pipe)";
+  if (flag(s, "isSocket")) return "a socket";
+  return "a special file";
+}
+
+/**
+ * The FileError for a file that is not regular or is larger than `maxBytes`
+ * (`what` names the kind of file the limit is for); undefined if it may be read.
+ */
+export function unreadable(path: string, stats: FileStats, maxBytes: number, what: string): FileError | undefined {
+  if (!flag(stats, "isFile")) return new FileError(path, `${fileKind(stats)}, not a regular file (the engine reads only regular files)`);
+  if (stats.size > maxBytes) return new FileError(path, `${stats.size} bytes; expected at most ${maxBytes} for ${what}`);
+  return undefined;
 }

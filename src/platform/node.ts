@@ -1,10 +1,12 @@
 /// <reference types="node" />
 // Host for Node (and Deno, whose node: compatibility layer covers these calls).
-import { readFile, writeFile, rename, access, mkdir } from "node:fs/promises";
+import { readFile, writeFile, rename, access, mkdir, open, type FileHandle } from "node:fs/promises";
+import { constants } from "node:fs";
 import { dirname, resolve as resolvePath, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { availableParallelism } from "node:os";
-import type { Host } from "./host.ts";
+import { unreadable, type Host } from "./host.ts";
+import { MAX_INPUT_BYTES, MAX_TEXT_BYTES } from "../limits.ts";
 
 // From src/platform/ the build is ../../build/; from a bundle in build/ it sits beside it.
 const wasmCandidates = (name: string) => [new URL(`./${name}`, import.meta.url), new URL(`../../build/${name}`, import.meta.url)];
@@ -19,9 +21,46 @@ async function firstExisting(urls: URL[]): Promise<URL> {
   throw new Error(`engine build not found (looked for ${urls.map((u) => fileURLToPath(u)).join(", ")}); run "npm run build"`);
 }
 
+/**
+ * `use` on an open regular file of at most `maxBytes`; anything else is a FileError.
+ * Opened non-blocking, checked on the open descriptor: opening a FIFO to read waits
+ * for a writer forever otherwise, and /dev/zero would be read until memory runs out.
+ */
+async function withRegularFile<T>(path: string, maxBytes: number, what: string, use: (file: FileHandle, size: number) => Promise<T>): Promise<T> {
+  const file = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const stats = await file.stat();
+    const refused = unreadable(path, stats, maxBytes, what);
+    if (refused) throw refused;
+    return await use(file, stats.size);
+  } finally {
+    await file.close();
+  }
+}
+
+/** Bytes [start, start + length) of `file`, fewer if it ends first (reads of at most 1 GiB: Node's limit is 2 GiB). */
+async function readSpan(file: FileHandle, start: number, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await file.read(out, got, Math.min(length - got, 2 ** 30), start + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === length ? out : out.slice(0, got);
+}
+
+const INPUT = "an input file (twice a wasm32 memory)";
+
 export const nodeHost: Host = {
-  readBytes: async (path) => new Uint8Array(await readFile(path)),
-  readText: (path) => readFile(path, "utf8"),
+  readBytes: (path) => withRegularFile(path, MAX_INPUT_BYTES, INPUT, (file, size) => readSpan(file, 0, size)),
+  readText: (path) =>
+    withRegularFile(path, MAX_TEXT_BYTES, "a text file", async (file, size) => {
+      const bytes = await readSpan(file, 0, size);
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+    }),
+  fileSize: (path) => withRegularFile(path, Infinity, INPUT, async (_file, size) => size),
+  readRange: (path, start, length) => withRegularFile(path, Infinity, INPUT, (file, size) => readSpan(file, start, Math.max(0, Math.min(length, size - start)))),
   async writeText(path, text) {
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${path}.tmp-${process.pid}`;
