@@ -153,7 +153,7 @@ export function headScores(
   const layer0 = moduleConstant(engine, "TF_LAYER0"), layerWords = moduleConstant(engine, "TF_LAYER_WORDS");
   const patternField = moduleConstant(engine, "TFL_PATTERN");
   const patternAddress = (plan: ModelPlan, l: number) => {
-    const address = engine.i32(plan.address, layer0 + L * layerWords)[layer0 + l * layerWords + patternField];
+    const address = engine.i32(plan.address, layer0 + L * layerWords)[layer0 + l * layerWords + patternField] >>> 0; // an address: u32
     if (address === 0) throw new Error("headScores: the plan keeps no attention pattern (TFL_PATTERN = 0); planModel's keepPatterns was not honoured");
     return address;
   };
