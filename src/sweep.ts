@@ -157,7 +157,7 @@ function checkSelectors(selectors: readonly string[], model: TransformerConfig, 
 const ROW_FIELDS = ["step", "restrict", "sampler", "data_hash", "checkpoint_hash", "job"] as const;
 
 /** Rows of an existing output file; a torn last line (a kill mid-append) is dropped and reported as `repaired`. */
-function parseRows(text: string, out: string): { rows: { row: SweepRow; line: number }[]; repaired: boolean } {
+export function parseRows(text: string, out: string): { rows: { row: SweepRow; line: number }[]; repaired: boolean } {
   const lines = text.split("\n");
   const endsClean = text === "" || text.endsWith("\n");
   if (endsClean) lines.pop();

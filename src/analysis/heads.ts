@@ -279,12 +279,12 @@ export interface Checkpoint {
 export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
   const file = readSafetensors(bytes, source);
   const { model: modelJson, step: stepText, tokenizer_hash: tokenizerHash } = file.metadata;
-  if (modelJson === undefined) throw new Error(`${source}: __metadata__ has no "model" (the TransformerConfig as JSON); not a checkpoint of "llc train"`);
+  if (modelJson === undefined) throw new SafetensorsError(`${source}: __metadata__ has no "model" (the TransformerConfig as JSON); not a checkpoint of "llc train"`, { source });
   const raw = parseJson(modelJson, (detail) => new SafetensorsError(`${source}: __metadata__.model is not JSON (${detail})`, { source }));
   const model = parseModel(raw, `${source}: __metadata__.model`);
-  if (model.kind !== "transformer") throw new Error(`${source}: __metadata__.model.kind is ${JSON.stringify(model.kind)}; expected "transformer"`);
+  if (model.kind !== "transformer") throw new SafetensorsError(`${source}: __metadata__.model.kind is ${JSON.stringify(model.kind)}; expected "transformer"`, { source });
   const step = Number(stepText);
-  if (!Number.isInteger(step) || step < 0) throw new Error(`${source}: __metadata__.step must be a step number, got ${JSON.stringify(stepText)}`);
+  if (!Number.isInteger(step) || step < 0) throw new SafetensorsError(`${source}: __metadata__.step must be a step number, got ${JSON.stringify(stepText)}`, { source });
   return { model, step, weights: loadWeights(modelLayout(model), file.tensors, source), tokenizerHash };
 }
 
@@ -293,6 +293,6 @@ export function readHeldout(bytes: Uint8Array, source: string, checkpoint: Check
   const file = readTokenSplit(bytes, { source, vocabSize: checkpoint.model.d_vocab, nCtx: checkpoint.model.n_ctx });
   const dataHash = file.metadata.tokenizer_hash;
   if (checkpoint.tokenizerHash !== undefined && dataHash !== undefined && dataHash !== checkpoint.tokenizerHash)
-    throw new Error(`${source}: tokenizer_hash ${dataHash} differs from the checkpoint's ${checkpoint.tokenizerHash}; the tokens were made with another tokenizer`);
+    throw new SafetensorsError(`${source}: tokenizer_hash ${dataHash} differs from the checkpoint's ${checkpoint.tokenizerHash}; the tokens were made with another tokenizer`, { source });
   return file;
 }
