@@ -1,7 +1,7 @@
 // Host for Deno, on its own file API (no node: compatibility layer). Needs
 // --allow-read (and --allow-write for results). The project's tsconfig has no
 // Deno types, so the few calls used here are declared below.
-import { unreadable, type Host } from "./host.ts";
+import { readFully, unreadable, useRegularFile, type Host } from "./host.ts";
 import { MAX_INPUT_BYTES, MAX_TEXT_BYTES } from "../limits.ts";
 
 interface DenoFileInfo {
@@ -93,28 +93,13 @@ async function readWasm(name: string): Promise<Uint8Array<ArrayBuffer>> {
 async function withRegularFile<T>(path: string, maxBytes: number, what: string, use: (file: DenoFile, size: number) => Promise<T>): Promise<T> {
   const before = unreadable(path, await Deno.stat(path), maxBytes, what);
   if (before) throw before;
-  const file = await Deno.open(path, { read: true });
-  try {
-    const stats = await file.stat();
-    const refused = unreadable(path, stats, maxBytes, what);
-    if (refused) throw refused;
-    return await use(file, stats.size);
-  } finally {
-    file.close();
-  }
+  return useRegularFile(path, await Deno.open(path, { read: true }), maxBytes, what, use);
 }
 
 /** Bytes [start, start + length) of `file`, fewer if it ends first. */
 async function readSpan(file: DenoFile, start: number, length: number): Promise<Uint8Array<ArrayBuffer>> {
-  const out = new Uint8Array(length);
   await file.seek(start, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < length) {
-    const n = await file.read(out.subarray(got, Math.min(length, got + 2 ** 30)));
-    if (n === null || n === 0) break;
-    got += n;
-  }
-  return got === length ? out : out.slice(0, got);
+  return readFully(length, (into) => file.read(into));
 }
 
 const INPUT = "an input file (twice a wasm32 memory)";

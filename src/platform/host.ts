@@ -39,7 +39,7 @@ export class FileError extends Error {
 }
 
 /** Node's fs.Stats and Deno.FileInfo alike (Deno's are booleans, Node's methods). */
-interface FileStats {
+export interface FileStats {
   size: number;
   isFile: boolean | (() => boolean);
   isDirectory: boolean | (() => boolean);
@@ -74,4 +74,37 @@ export function unreadable(path: string, stats: FileStats, maxBytes: number, wha
   if (!flag(stats, "isFile")) return new FileError(path, `${fileKind(stats)}, not a regular file (the engine reads only regular files)`);
   if (stats.size > maxBytes) return new FileError(path, `${stats.size} bytes; expected at most ${maxBytes} for ${what}`);
   return undefined;
+}
+
+/** An open file of a host (Node's FileHandle, Deno's FsFile). */
+export interface OpenFile {
+  stat(): Promise<FileStats>;
+  close(): unknown;
+}
+
+/** `use(file, size)` if `file` (opened from `path`) is regular and at most `maxBytes`, else a FileError; closes it either way. */
+export async function useRegularFile<F extends OpenFile, T>(path: string, file: F, maxBytes: number, what: string, use: (file: F, size: number) => Promise<T>): Promise<T> {
+  try {
+    const stats = await file.stat();
+    const refused = unreadable(path, stats, maxBytes, what);
+    if (refused) throw refused;
+    return await use(file, stats.size);
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * `length` bytes filled by `read(into, offset)` (into: the next at most 1 GiB, below
+ * Node's 2 GiB per read; it returns the bytes read, 0 or null at the end), fewer if the file ends first.
+ */
+export async function readFully(length: number, read: (into: Uint8Array, offset: number) => Promise<number | null>): Promise<Uint8Array<ArrayBuffer>> {
+  const out = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const n = await read(out.subarray(got, Math.min(length, got + 2 ** 30)), got);
+    if (!n) break;
+    got += n;
+  }
+  return got === length ? out : out.slice(0, got);
 }

@@ -5,7 +5,7 @@ import { constants } from "node:fs";
 import { dirname, resolve as resolvePath, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { availableParallelism } from "node:os";
-import { unreadable, type Host } from "./host.ts";
+import { readFully, useRegularFile, type Host } from "./host.ts";
 import { MAX_INPUT_BYTES, MAX_TEXT_BYTES } from "../limits.ts";
 
 // From src/platform/ the build is ../../build/; from a bundle in build/ it sits beside it.
@@ -26,28 +26,13 @@ async function firstExisting(urls: URL[]): Promise<URL> {
  * Opened non-blocking, checked on the open descriptor: opening a FIFO to read waits
  * for a writer forever otherwise, and /dev/zero would be read until memory runs out.
  */
-async function withRegularFile<T>(path: string, maxBytes: number, what: string, use: (file: FileHandle, size: number) => Promise<T>): Promise<T> {
-  const file = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-  try {
-    const stats = await file.stat();
-    const refused = unreadable(path, stats, maxBytes, what);
-    if (refused) throw refused;
-    return await use(file, stats.size);
-  } finally {
-    await file.close();
-  }
+function withRegularFile<T>(path: string, maxBytes: number, what: string, use: (file: FileHandle, size: number) => Promise<T>): Promise<T> {
+  return open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).then((file) => useRegularFile(path, file, maxBytes, what, use));
 }
 
-/** Bytes [start, start + length) of `file`, fewer if it ends first (reads of at most 1 GiB: Node's limit is 2 GiB). */
-async function readSpan(file: FileHandle, start: number, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await file.read(out, got, Math.min(length - got, 2 ** 30), start + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got === length ? out : out.slice(0, got);
+/** Bytes [start, start + length) of `file`, fewer if it ends first. */
+function readSpan(file: FileHandle, start: number, length: number): Promise<Uint8Array> {
+  return readFully(length, async (into, offset) => (await file.read(into, 0, into.length, start + offset)).bytesRead);
 }
 
 const INPUT = "an input file (twice a wasm32 memory)";
