@@ -24,7 +24,7 @@
 import type { Engine } from "../engine.ts";
 import { parseModel, type TransformerConfig } from "../config.ts";
 import { findTensor } from "../arena.ts";
-import { modelLayout, moduleConstant, planModel, type ModelPlan } from "../models.ts";
+import { measureAllocations, modelLayout, moduleConstant, planModel, type ModelPlan } from "../models.ts";
 import { loadWeights } from "../estimator.ts";
 import { readSafetensors, SafetensorsError } from "../io/safetensors.ts";
 import { parseJson } from "../io/json.ts";
@@ -139,15 +139,20 @@ export function headScores(
     if (!(token >= 0 && token < model.d_vocab)) throw new RangeError(`headScores: token ${token} at sequence ${Math.floor(i / T)}, position ${i % T} is outside [0, ${model.d_vocab}) (d_vocab)`);
   }
 
-  const params = engine.allocF32(layout.padded);
-  const grads = engine.allocF32(layout.padded); // planModel wants one; modelLoss never writes it
+  const allocate = (e: Engine) => {
+    const params = e.allocF32(layout.padded);
+    const grads = e.allocF32(layout.padded); // planModel wants one; modelLoss never writes it
+    const heldout = e.allocI32(n * T);
+    // keepPatterns: the forward pass then stores every layer's B·H·T² attention pattern
+    // (by default only while all layers' fit PATTERN_KEEP_BYTES; otherwise just the row
+    // statistics its backward needs).
+    return { params, grads, heldout, heldoutPlan: planModel(e, model, layout, params, grads, batch, T, { keepPatterns: true }) };
+  };
+  // The whole plan's bytes first (the patterns grow as B·H·T²): refused before any of it is allocated.
+  engine.reserve(measureAllocations(engine, allocate), "head scores (model plan with attention patterns, held-out tokens)");
+  const { params, grads, heldout, heldoutPlan } = allocate(engine);
   engine.f32(params, layout.padded).set(weights);
-  const heldout = engine.allocI32(n * T);
   engine.i32(heldout, n * T).set(data.tokens.subarray(0, n * T));
-  // keepPatterns: the forward pass then stores every layer's B·H·T² attention pattern
-  // (by default only while all layers' fit PATTERN_KEEP_BYTES; otherwise just the row
-  // statistics its backward needs).
-  const heldoutPlan = planModel(engine, model, layout, params, grads, batch, T, { keepPatterns: true });
 
   // Layer l's attention pattern [batch, H, T, T] sits at plan word TF_LAYER0 + l·TF_LAYER_WORDS + TFL_PATTERN.
   const layer0 = moduleConstant(engine, "TF_LAYER0"), layerWords = moduleConstant(engine, "TF_LAYER_WORDS");
