@@ -39,7 +39,9 @@ for (const target of ["simd", "scalar"]) {
   }
 }
 // The WASI command (assembly/wasi/main.ts on the same kernels), from its own config.
-if (stale(["build/llc-wasi.wasm"], Math.max(asTime, newest(wasiSources), statSync(join(root, "asconfig.wasi.json")).mtimeMs))) {
+// src/limits.ts is read by both configs' validators (src/config.ts and assembly/wasi/config.ts).
+const limitsTime = statSync(join(root, "src/limits.ts")).mtimeMs;
+if (stale(["build/llc-wasi.wasm"], Math.max(asTime, newest(wasiSources), limitsTime, statSync(join(root, "asconfig.wasi.json")).mtimeMs))) {
   console.error("asc: build/llc-wasi.wasm");
   run(process.execPath, [asc, "--config", "asconfig.wasi.json", "--target", "wasi"]);
 }

@@ -13,6 +13,11 @@
 //
 // Host-neutral: plain ECMAScript only.
 
+import { parseJson } from "./io/json.ts";
+import { MAX_CHAIN_STEPS, MAX_RESULT_DRAWS, WASM32_MAX_PAGES } from "./limits.ts";
+
+export { locateJsonSyntaxError } from "./io/json.ts";
+
 // ── errors ──────────────────────────────────────────────────────────────────
 
 export class ConfigError extends Error {
@@ -475,7 +480,7 @@ export function parseSamplerConfig(raw: unknown, path = "sampler"): SamplerConfi
   const positive: NumberRange = { greaterThan: 0 };
   const nonNegative: NumberRange = { min: 0 };
   const atLeastOne: NumberRange = { min: 1 };
-  return {
+  const sampler: SamplerConfig = {
     method: orDefault(f.method, d.method, (v) => expectOneOf(v, at("method"), ["sgld", "rmsprop_sgld"])),
     epsilon: orDefault(f.epsilon, d.epsilon, (v) => expectNumber(v, at("epsilon"), positive)),
     gamma: orDefault(f.gamma, d.gamma, (v) => expectNumber(v, at("gamma"), nonNegative)),
@@ -495,6 +500,30 @@ export function parseSamplerConfig(raw: unknown, path = "sampler"): SamplerConfi
     workers: orDefault(f.workers, d.workers, (v) => expectInteger(v, at("workers"), { min: 0 })),
     fail_fast: orDefault(f.fail_fast, d.fail_fast, (v) => expectBoolean(v, at("fail_fast"))),
   };
+  checkSamplerLimits(sampler, path);
+  return sampler;
+}
+
+/**
+ * What a run may hold, checked before it starts (src/limits.ts): chains × draws
+ * values per trace (so a result can always be written, and read back to resume),
+ * and burnin + draws × thin steps per chain (the chain's i32 step counter).
+ */
+export function checkSamplerLimits(s: SamplerConfig, path = "sampler"): void {
+  const values = s.chains * s.draws;
+  if (values > MAX_RESULT_DRAWS) {
+    throw new ConfigError(
+      joinField(path, s.chains > s.draws ? "chains" : "draws"),
+      `chains × draws = ${s.chains} × ${s.draws} = ${values} draws in each trace of the result; expected at most ${MAX_RESULT_DRAWS} (a larger result could not be written as JSON)`,
+    );
+  }
+  const steps = samplerSteps(s);
+  if (steps > MAX_CHAIN_STEPS) {
+    throw new ConfigError(
+      joinField(path, s.burnin > s.draws * s.thin ? "burnin" : s.thin > s.draws ? "thin" : "draws"),
+      `burnin + draws × thin = ${s.burnin} + ${s.draws} × ${s.thin} = ${steps} SGLD steps per chain; expected at most ${MAX_CHAIN_STEPS} (the chain's step counter is 32-bit)`,
+    );
+  }
 }
 
 /**
@@ -522,7 +551,45 @@ const TRANSFORMER_KEYS = [
 // is reported as a typo rather than as a missing kind.
 const ANY_MODEL_KEYS = [...new Set<string>([...MLP_KEYS, ...POLYNOMIAL_KEYS, ...TRANSFORMER_KEYS])];
 
+/**
+ * Parameters of a model, in closed form (src/models.ts modelLayout lays out the
+ * same tensors; test/config.test.ts checks the two agree): counted before any
+ * layout is built, so an absurd size costs nothing.
+ */
+export function parameterCount(m: ModelConfig): number {
+  if (m.kind === "polynomial") return m.powers.length;
+  if (m.kind === "mlp") {
+    let count = 0;
+    for (let i = 0; i + 1 < m.sizes.length; i++) count += m.sizes[i + 1]! * (m.sizes[i]! + (m.bias ? 1 : 0));
+    return count;
+  }
+  const ln = m.normalization === "LN" ? 2 * m.d_model : 0;
+  const attention = 4 * m.n_heads * m.d_model * m.d_head + (m.attn_bias ? 3 * m.n_heads * m.d_head + m.d_model : 0);
+  return 2 * m.d_vocab * m.d_model + m.n_ctx * m.d_model + m.n_layers * (ln + attention) + ln + (m.unembed_bias ? m.d_vocab : 0);
+}
+
+/** Bytes of a wasm32 memory: the most any plan may take. */
+export const WASM32_MAX_BYTES = WASM32_MAX_PAGES * 65536;
+
+/** A model whose parameters alone (one f32 copy) would not fit a WebAssembly memory is refused here, naming the bytes. */
+function checkModelSize(m: ModelConfig, path: string): ModelConfig {
+  const count = parameterCount(m);
+  const bytes = 4 * count;
+  if (bytes > WASM32_MAX_BYTES) {
+    const field = m.kind === "transformer" ? path : joinField(path, m.kind === "mlp" ? "sizes" : "powers");
+    throw new ConfigError(
+      field,
+      `the model has ${count} parameters, ${bytes} bytes for one f32 copy of them; a WebAssembly memory holds at most ${WASM32_MAX_BYTES} bytes (wasm32: ${WASM32_MAX_PAGES} pages of 64 KiB)`,
+    );
+  }
+  return m;
+}
+
 export function parseModel(raw: unknown, path: string): ModelConfig {
+  return checkModelSize(parseModelFields(raw, path), path);
+}
+
+function parseModelFields(raw: unknown, path: string): ModelConfig {
   const f = expectObject(raw, path, ANY_MODEL_KEYS);
   const kind = expectOneOf(f.kind, joinField(path, "kind"), ["mlp", "polynomial", "transformer"]);
   const keysOfKind: readonly string[] = kind === "mlp" ? MLP_KEYS : kind === "polynomial" ? POLYNOMIAL_KEYS : TRANSFORMER_KEYS;
@@ -627,112 +694,6 @@ export function parseConfig(raw: unknown): EstimateConfig {
   return config;
 }
 
-const JSON_WHITESPACE = " \t\n\r";
-const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const JSON_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
-
-/**
- * Where `text` stops being JSON (RFC 8259), and what was expected there; undefined
- * if it is valid. JSON.parse's own messages cannot be used for this: V8 (Node 20)
- * often omits the position ("Unexpected token ',', ... is not valid JSON"), Safari
- * always does, and each engine words it differently. Iterative (an explicit stack of
- * open brackets), so deeply nested input cannot overflow the call stack.
- */
-export function locateJsonSyntaxError(text: string): { offset: number; problem: string } | undefined {
-  let i = 0;
-  const open: ("[" | "{")[] = [];
-  const skipWhitespace = () => {
-    while (i < text.length && JSON_WHITESPACE.includes(text[i]!)) i++;
-  };
-  const problem = (expected: string) => ({
-    offset: i,
-    problem: `expected ${expected}, found ${i < text.length ? JSON.stringify(text[i]) : "the end of the text"}`,
-  });
-  // Consumes a string starting at text[i] === '"'; returns a problem or undefined.
-  const scanString = () => {
-    i++;
-    while (i < text.length) {
-      const char = text[i]!;
-      if (char === '"') {
-        i++;
-        return undefined;
-      }
-      if (char === "\\") {
-        JSON_ESCAPE.lastIndex = i;
-        if (!JSON_ESCAPE.test(text)) return problem("a valid escape sequence");
-        i = JSON_ESCAPE.lastIndex;
-      } else if (char.charCodeAt(0) < 0x20) {
-        return problem("a string character or a closing quote (control characters must be escaped)");
-      } else {
-        i++;
-      }
-    }
-    return problem("a closing quote");
-  };
-  // Consumes `"key" :` of an object member.
-  const scanKey = () => {
-    skipWhitespace();
-    if (text[i] !== '"') return problem("a string key");
-    const bad = scanString();
-    if (bad) return bad;
-    skipWhitespace();
-    if (text[i] !== ":") return problem('":"');
-    i++;
-    return undefined;
-  };
-
-  for (;;) {
-    // A value starts here.
-    skipWhitespace();
-    const char = text[i];
-    let bad: { offset: number; problem: string } | undefined;
-    let valueDone = true;
-    if (char === "{" || char === "[") {
-      i++;
-      skipWhitespace();
-      const close = char === "{" ? "}" : "]";
-      if (text[i] === close) {
-        i++;
-      } else {
-        open.push(char);
-        valueDone = false;
-        if (char === "{") bad = scanKey();
-      }
-    } else if (char === '"') {
-      bad = scanString();
-    } else if (char === "-" || (char !== undefined && char >= "0" && char <= "9")) {
-      JSON_NUMBER.lastIndex = i;
-      if (!JSON_NUMBER.test(text)) return problem("a digit");
-      i = JSON_NUMBER.lastIndex;
-    } else {
-      const literal = ["true", "false", "null"].find((word) => text.startsWith(word, i));
-      if (literal === undefined) return problem("a value");
-      i += literal.length;
-    }
-    if (bad) return bad;
-    if (!valueDone) continue;
-    // A value ended: close brackets, or move on to the next element or member.
-    for (;;) {
-      skipWhitespace();
-      const innermost = open[open.length - 1];
-      if (innermost === undefined) return i < text.length ? problem("the end of the text") : undefined;
-      const close = innermost === "{" ? "}" : "]";
-      if (text[i] === close) {
-        i++;
-        open.pop();
-        continue;
-      }
-      if (text[i] !== ",") return problem(`"," or "${close}"`);
-      i++;
-      if (innermost === "{") {
-        const badKey = scanKey();
-        if (badKey) return badKey;
-      }
-      break;
-    }
-  }
-}
-
 /**
  * Parses JSON text, then validates it as parseConfig does. Syntax errors become a
  * ConfigError with field "" whose message names `source` and the line and column;
@@ -746,23 +707,7 @@ export function parseConfigText(text: string, source = "config"): EstimateConfig
 export function parseJsonConfig<T>(text: string, source: string, parse: (raw: unknown) => T): T {
   // Editors on Windows like to save a byte-order mark, which JSON.parse rejects.
   const json = text.startsWith("\uFEFF") ? text.slice(1) : text;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch (error) {
-    const located = locateJsonSyntaxError(json);
-    let detail: string;
-    if (located) {
-      const before = json.slice(0, located.offset);
-      const line = before.split("\n").length;
-      const column = located.offset - (before.lastIndexOf("\n") + 1) + 1;
-      detail = `invalid JSON at line ${line}, column ${column}: ${located.problem}`;
-    } else {
-      // The engine rejected something the locator accepts; its own words are all there is.
-      detail = `invalid JSON: ${error instanceof Error ? error.message : String(error)}`;
-    }
-    throw new ConfigError("", detail, { source, cause: error });
-  }
+  const raw = parseJson(json, (detail, cause) => new ConfigError("", detail, { source, cause }));
   return withConfigSource(source, () => parse(raw));
 }
 

@@ -6,7 +6,7 @@
 import type { Engine } from "./engine.ts";
 import type { EstimateConfig, SamplerConfig, TransformerConfig } from "./config.ts";
 import { formatShape, restrictionMask, type Layout } from "./arena.ts";
-import { modelDims, modelLayout, planModel, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
+import { measureAllocations, modelDims, modelLayout, planModel, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
 import { createChainRunner, ChainDivergedError, EstimateError, type ChainTraces, type Divergence, type Progress, type RunOptions } from "./sampler.ts";
 
 export { EstimateError };
@@ -79,6 +79,9 @@ export interface EstimateResult {
 }
 
 /** Copy w* into a padded f32 arena, checking every tensor's presence and shape. */
+/** Said of a value that must fit f32 (F64 inputs are rounded to f32 in the engine). */
+const F32_RANGE = " within the f32 range (|x| up to about 3.4028e38)";
+
 export function loadWeights(layout: Layout, weights: Map<string, Tensor>, field = "weights"): Float32Array {
   const arena = new Float32Array(layout.padded);
   for (const view of layout.tensors) {
@@ -89,8 +92,9 @@ export function loadWeights(layout: Layout, weights: Map<string, Tensor>, field 
       throw new InputError(`${field}["${view.name}"]`, `expected shape ${formatShape(view.shape)}, got ${formatShape(t.shape)}`);
     const values = t.data as Float32Array | Float64Array;
     for (let i = 0; i < view.size; i++) {
-      if (!Number.isFinite(values[i])) throw new InputError(`${field}["${view.name}"][${i}]`, `expected a finite weight, got ${values[i]}`);
       arena[view.offset + i] = values[i];
+      // An F64 weight beyond ±3.4e38 is finite but becomes ±Infinity in f32.
+      if (!Number.isFinite(arena[view.offset + i])) throw new InputError(`${field}["${view.name}"][${i}]`, `expected a finite weight${F32_RANGE}, got ${values[i]}`);
     }
   }
   const known = new Set(layout.tensors.map((v) => v.name));
@@ -106,9 +110,10 @@ export function loadData(data: Map<string, Tensor>, dIn: number, dOut: number, f
     if (!t) throw new InputError(`${field}["${name}"]`, `missing tensor; expected shape [n, ${width}] (present: ${[...data.keys()].join(", ") || "none"})`);
     const ok = (t.shape.length === 2 && t.shape[1] === width) || (t.shape.length === 1 && width === 1);
     if (!ok) throw new InputError(`${field}["${name}"]`, `expected shape [n, ${width}], got ${formatShape(t.shape)}`);
-    const values = Float32Array.from(tensorToFloat64(t));
+    const given = tensorToFloat64(t);
+    const values = Float32Array.from(given);
     const bad = values.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new InputError(`${field}["${name}"]`, `expected finite values, element ${bad} is ${values[bad]}`);
+    if (bad >= 0) throw new InputError(`${field}["${name}"]`, `expected finite values${F32_RANGE}, element ${bad} is ${given[bad]}`);
     return { values, n: t.shape[0] };
   };
   const x = get("x", dIn);
@@ -224,10 +229,15 @@ export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: 
   if (sampler.batch_size > n) throw new InputError("sampler.batch_size", `expected at most the number of data rows (${n}), got ${sampler.batch_size}`);
   const nbeta = resolveNbeta(engine, sampler);
 
-  const params = engine.allocF32(layout.padded);
-  const grads = engine.allocF32(layout.padded);
-  const model = planModel(engine, config.model, layout, params, grads, sampler.batch_size, seqLen);
-  const runner = createChainRunner({ engine, model, sampler, nbeta, wStar, mask, x, y, n, params, grads });
+  const allocate = (e: Engine) => {
+    const params = e.allocF32(layout.padded);
+    const grads = e.allocF32(layout.padded);
+    const model = planModel(e, config.model, layout, params, grads, sampler.batch_size, seqLen);
+    return { params, runner: createChainRunner({ engine: e, model, sampler, nbeta, wStar, mask, x, y, n, params, grads }) };
+  };
+  // The whole plan's bytes first: one that cannot fit is refused before any of it is allocated.
+  engine.reserve(measureAllocations(engine, allocate), "the estimate (model plan, data and chain buffers)");
+  const { params, runner } = allocate(engine);
 
   // L0 at w* (devinterp get_init_loss_multi_batch): the first `chains` batches in
   // dataset order, at most the whole data set once; or the full data; or given.

@@ -38,4 +38,6 @@ export { buildTokenDataset, readTokenSplit, writeTokenSplit } from "./data/token
 export { builtinCases, exampleCases, type BuiltinCase } from "./cases.ts";
 export { normalCrossingLambda, reducedRankRegressionLambda, deepLinearNetworkLambda } from "./analysis/aoyagi.ts";
 export { BrowserHost } from "./platform/browser.ts";
-export type { Host } from "./platform/host.ts";
+export { FileError, type Host } from "./platform/host.ts";
+export { JsonError } from "./io/json.ts";
+export * as limits from "./limits.ts";

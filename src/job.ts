@@ -21,6 +21,8 @@ import { checkpointModel } from "./analysis/heads.ts";
 import { estimate, EstimateError, InputError, type EstimateResult, type EstimateOptions } from "./estimator.ts";
 import { estimateParallel, type SpawnWorker } from "./parallel.ts";
 import { readSafetensors } from "./io/safetensors.ts";
+import { parseJson } from "./io/json.ts";
+import { readSafetensorsInput } from "./io/inputs.ts";
 import { chainsToResume, fingerprint, type ResultFile } from "./io/results.ts";
 import type { ChainTraces, Progress } from "./sampler.ts";
 
@@ -69,15 +71,6 @@ async function checkOutNotInput(host: Host, out: string, inputs: [string, string
       throw new FileError("write", out, `it is this job's ${what} (${path}); writing the result there would destroy it: give another --out`);
 }
 
-/** The bytes of an input file, its read error naming the config field. */
-async function readInput(host: Host, field: string, path: string): Promise<Uint8Array> {
-  try {
-    return await host.readBytes(path);
-  } catch (e) {
-    throw new InputError(field, e instanceof Error ? e.message : String(e));
-  }
-}
-
 /**
  * A checkpoint of `llc train` records its model in __metadata__.model: every field it
  * records must equal the config's, or the estimate would run another model on these
@@ -111,7 +104,7 @@ async function examineOut(host: Host, out: string, job: string, config: Estimate
   if (!(await host.exists(out))) return { kind: "none" };
   let previous: Partial<ResultFile> | undefined;
   try {
-    const parsed = JSON.parse(await host.readText(out));
+    const parsed = parseJson(await host.readText(out), (detail) => new Error(detail)) as Partial<ResultFile> | null;
     if (parsed && typeof parsed === "object" && typeof parsed.job === "string" && typeof parsed.status === "string") previous = parsed;
   } catch {}
   if (force) return { kind: "none" };
@@ -135,7 +128,7 @@ export async function runEstimateJob(host: Host, configPath: string, options: Jo
     await checkOutNotInput(host, out, [["config", configPath], ["weights (the config's \"weights\")", weightsPath], ["data (the config's \"data\")", dataPath]]);
     await host.prepareOutput?.(out);
   }
-  const [weightBytes, dataBytes] = await Promise.all([preread ?? readInput(host, "weights", weightsPath), readInput(host, "data", dataPath)]);
+  const [weightBytes, dataBytes] = await Promise.all([preread ?? readSafetensorsInput(host, weightsPath, "weights", config.weights), readSafetensorsInput(host, dataPath, "data", config.data)]);
   const weightFile = readSafetensors(weightBytes, config.weights);
   checkModelMetadata(config, weightFile.metadata);
   const weights = weightFile.tensors;
@@ -196,7 +189,7 @@ export async function readJobConfig(
   if (sampler !== undefined) filled.sampler = overrideSampler(filled.sampler, sampler);
   let weightBytes: Uint8Array | undefined;
   if (filled.model === undefined && typeof filled.weights === "string" && filled.weights !== "") {
-    weightBytes = await readInput(host, "weights", host.resolve(configPath, filled.weights));
+    weightBytes = await readSafetensorsInput(host, host.resolve(configPath, filled.weights), "weights", filled.weights);
     filled.model = checkpointModel(readSafetensors(weightBytes, filled.weights).metadata, filled.weights);
     if (filled.model === undefined)
       throw new ConfigError("model", `expected an object such as {"kind": "mlp", "sizes": [...]}, got nothing (required unless weights is a checkpoint of llc train, whose __metadata__.model records it; ${filled.weights} records none)`, { source: configPath });

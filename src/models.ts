@@ -1,6 +1,6 @@
 // Model layouts (tensor names and shapes as PyTorch would write them) and the
 // plans that tell the WebAssembly forward/backward where everything lives.
-import type { Engine } from "./engine.ts";
+import { blockBytes, type Engine } from "./engine.ts";
 import type { ModelConfig, TransformerConfig } from "./config.ts";
 import { buildLayout, findTensor, wholeTensor, type ArenaRange, type Layout, type SelectorResolver } from "./arena.ts";
 
@@ -165,7 +165,7 @@ export function planModel(engine: Engine, model: ModelConfig, layout: Layout, pa
     set(c("MLP_GRAD_A"), engine.allocF32(maxBatch * widest));
     set(c("MLP_GRAD_B"), engine.allocF32(maxBatch * widest));
     const layerWords = c("MLP_LAYER_WORDS");
-    const pred = engine.i32(plan, words)[c("PLAN_PRED")];
+    const pred = engine.i32(plan, words)[c("PLAN_PRED")] >>> 0;
     for (let l = 0; l < layers; l++) {
       const base = c("MLP_LAYER0") + l * layerWords;
       const weight = layout.tensors.find((t) => t.name === `layers.${l}.weight`)!;
@@ -191,29 +191,41 @@ export const LOGIT_CHUNK_FLOATS = 2 ** 19;
 export const PATTERN_KEEP_BYTES = 16 * 2 ** 20;
 
 /**
- * Bytes planModel would reserve for this model and batch, found by planning
- * against an engine whose allocator only counts (so a plan too big for the
- * 4 GiB of a wasm32 memory can be reported before it is attempted).
+ * Bytes planModel would reserve for this model and batch (see measureAllocations),
+ * so a plan too big for the engine's memory can be reported before it is attempted.
  */
 export function plannedBytes(engine: Engine, model: ModelConfig, maxBatch: number, seqLen?: number, options: PlanOptions = {}): number {
+  return measureAllocations(engine, (e) => planModel(e, model, modelLayout(model), 0, 0, maxBatch, seqLen, options));
+}
+
+/**
+ * Heap bytes `allocate(engine)` takes (blockBytes of each allocation), found by
+ * running it against an engine whose allocator only counts: the whole plan's
+ * size, known before any of it is allocated. The views it hands out are small
+ * scratch arrays whose `set` does nothing, so a plan may copy its inputs in (and
+ * write its plan words) without the copies costing their size twice.
+ */
+export function measureAllocations(engine: Engine, allocate: (counting: Engine) => unknown): number {
   let total = 0;
-  const sink = new ArrayBuffer(1 << 16); // plan words land here; their values are not needed
+  const view = <T extends Float32Array | Float64Array | Int32Array | Uint32Array>(make: (n: number) => T) => (_ptr: number, n: number): T =>
+    Object.assign(make(Math.min(n, 1 << 12)), { set() {} });
   const counting: Engine = {
     ...engine,
     alloc: (bytes) => {
-      const at = total;
-      total += Math.max(16, Math.ceil(bytes / 16) * 16);
+      const at = 16 + total;
+      total += blockBytes(bytes);
       return at;
     },
     allocF32: (n) => counting.alloc(n * 4),
     allocF64: (n) => counting.alloc(n * 8),
     allocI32: (n) => counting.alloc(n * 4),
-    f32: (_p, n) => new Float32Array(sink, 0, Math.min(n, sink.byteLength / 4)),
-    f64: (_p, n) => new Float64Array(sink, 0, Math.min(n, sink.byteLength / 8)),
-    i32: (_p, n) => new Int32Array(sink, 0, Math.min(n, sink.byteLength / 4)),
-    u32: (_p, n) => new Uint32Array(sink, 0, Math.min(n, sink.byteLength / 4)),
+    reserve: () => {},
+    f32: view((n) => new Float32Array(n)),
+    f64: view((n) => new Float64Array(n)),
+    i32: view((n) => new Int32Array(n)),
+    u32: view((n) => new Uint32Array(n)),
   };
-  planModel(counting, model, modelLayout(model), 0, 0, maxBatch, seqLen, options);
+  allocate(counting);
   return total;
 }
 

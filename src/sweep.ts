@@ -20,6 +20,8 @@ import { estimate, EstimateError, type EstimateResult } from "./estimator.ts";
 import { estimateParallel, type SpawnWorker } from "./parallel.ts";
 import { readSafetensors } from "./io/safetensors.ts";
 import { fingerprint } from "./io/results.ts";
+import { parseJson } from "./io/json.ts";
+import { readSafetensorsInput } from "./io/inputs.ts";
 import { restrictionMask } from "./arena.ts";
 import { modelLayout, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
 import { readCheckpoint, readHeldout, selectCheckpointSteps, type Checkpoint } from "./analysis/heads.ts";
@@ -158,7 +160,7 @@ function checkSelectors(selectors: readonly string[], model: TransformerConfig, 
 const ROW_FIELDS = ["step", "restrict", "sampler", "data_hash", "checkpoint_hash", "job"] as const;
 
 /** Rows of an existing output file; a torn last line (a kill mid-append) is dropped and reported as `repaired`. */
-function parseRows(text: string, out: string): { rows: { row: SweepRow; line: number }[]; repaired: boolean } {
+export function parseRows(text: string, out: string): { rows: { row: SweepRow; line: number }[]; repaired: boolean } {
   const lines = text.split("\n");
   const endsClean = text === "" || text.endsWith("\n");
   if (endsClean) lines.pop();
@@ -171,7 +173,7 @@ function parseRows(text: string, out: string): { rows: { row: SweepRow; line: nu
     }
     let row: unknown;
     try {
-      row = JSON.parse(lines[i]);
+      row = parseJson(lines[i], (detail) => new SweepError(detail));
     } catch {
       if (i === lines.length - 1 && !endsClean) break; // the torn last line of a killed append: redone
       throw new SweepError(`${out}:${i + 1}: not a JSON line; expected the rows of llc sweep (use another out file, or delete this one)`);
@@ -225,13 +227,13 @@ export async function runSweep(host: Host, options: SweepOptions): Promise<Sweep
   for (const [what, path] of [["sampler file", options.sampler], ["data", dataPath]])
     if ((await real(path)) === (await real(out))) throw new SweepError(`out: ${out} is the sweep's ${what}; writing rows there would destroy it: give another --out`);
   await host.prepareOutput?.(out);
-  const dataBytes = await host.readBytes(dataPath);
+  const dataBytes = await readSafetensorsInput(host, dataPath, "data");
   const dataTensors = readSafetensors(dataBytes, dataPath).tensors;
   const dataHash = fingerprint(dataBytes);
 
   const loadCheckpoint = async (step: number) => {
     const path = runFiles(run).checkpoint(step);
-    const bytes = await host.readBytes(path);
+    const bytes = await readSafetensorsInput(host, path, "checkpoint");
     const checkpoint: Checkpoint = readCheckpoint(bytes, path);
     readHeldout(dataBytes, dataPath, checkpoint); // vocabulary, context and tokenizer agree with the checkpoint
     return { path, bytes, checkpoint };

@@ -11,6 +11,7 @@ import { prepareData, type DataSpec } from "./data/prepare.ts";
 import type { ReadText } from "./data/corpora.ts";
 import { tokenizerHash } from "./data/tokenizer.ts";
 import { writeSafetensors } from "./io/safetensors.ts";
+import { JsonError, parseJsonLines } from "./io/json.ts";
 import { modelLayout } from "./models.ts";
 import { checkpointSet, decodeOptimizerState, runFiles, trainTransformer, type OptimizerConfig, type TrainLogLine, type TrainRunSettings } from "./train.ts";
 
@@ -157,23 +158,13 @@ export function configDifferences(run: unknown, now: unknown, path = ""): string
   return [`${path}: ${JSON.stringify(run) ?? "absent"} in the run, ${JSON.stringify(now) ?? "absent"} now`];
 }
 
-/** The log's lines up to `step`; a torn last line (a kill mid-append) is dropped, any other bad line is an error naming file and line. */
-function logLinesUpTo(text: string, step: number, path: string): string[] {
-  const lines = text.split("\n");
-  const torn = !text.endsWith("\n") ? lines.length - 1 : -1;
-  const kept: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i] === "") continue;
-    let line: TrainLogLine;
-    try {
-      line = JSON.parse(lines[i]) as TrainLogLine;
-    } catch {
-      if (i === torn) break;
-      throw new TrainJobError(`${path}:${i + 1}: not a JSON line of llc train's log; delete the run directory's log.jsonl to start it afresh`);
-    }
-    if (typeof line?.step === "number" && line.step <= step) kept.push(lines[i]);
-  }
-  return kept;
+/** The lines of a training log up to `step` (a torn last line is dropped); a line that is not a log line is a JsonError naming the file and line. */
+export function logLinesUpTo(text: string, source: string, step: number): string[] {
+  return parseJsonLines(text, source).values.filter(({ value, line, text }) => {
+    const at = (value as Partial<TrainLogLine> | null)?.step;
+    if (typeof at !== "number") throw new JsonError(`${source}:${line}`, `not a line of the training log (no "step"): ${text.slice(0, 60)}`);
+    return at <= step;
+  }).map((l) => l.text);
 }
 
 /**
@@ -233,7 +224,7 @@ export async function runTrainingJob(
   }
   // The log keeps what happened up to the checkpoint resumed from (nothing for a fresh
   // run); later lines are redone, and each new line reaches the disk as it is logged.
-  const logLines = resume && (await host.exists(files.log)) ? logLinesUpTo(await host.readText(files.log), resume.step, files.log) : [];
+  const logLines = resume && (await host.exists(files.log)) ? logLinesUpTo(await host.readText(files.log), files.log, resume.step) : [];
   if (resume && resume.step >= config.steps) return { dir, step: resume.step };
   let logText = logLines.map((l) => l + "\n").join("");
   await host.writeText(files.log, logText);

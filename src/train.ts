@@ -3,8 +3,8 @@
 import type { Engine } from "./engine.ts";
 import type { ModelConfig, TransformerConfig } from "./config.ts";
 import type { Layout } from "./arena.ts";
-import { planModel, modelLayout, moduleConstant } from "./models.ts";
-import { readSafetensors, writeSafetensors, type Tensor } from "./io/safetensors.ts";
+import { measureAllocations, planModel, modelLayout, moduleConstant } from "./models.ts";
+import { readSafetensors, SafetensorsError, writeSafetensors, type Tensor } from "./io/safetensors.ts";
 
 export interface AdamWOptions {
   steps: number;
@@ -163,11 +163,11 @@ export function decodeOptimizerState(bytes: Uint8Array, padded: number, source: 
   const file = readSafetensors(bytes, source);
   const get = (name: string) => {
     const t = file.tensors.get(name);
-    if (!t || t.dtype !== "F32" || t.data.length !== padded) throw new Error(`${source}: tensor "${name}" must be F32 [${padded}] (the model's arena)`);
+    if (!t || t.dtype !== "F32" || t.data.length !== padded) throw new SafetensorsError(`${source}: tensor "${name}" must be F32 [${padded}] (the model's arena)`, { source });
     return t.data as Float32Array;
   };
   const step = Number(file.metadata.step);
-  if (!Number.isInteger(step) || step < 0) throw new Error(`${source}: __metadata__.step must be a step number, got ${JSON.stringify(file.metadata.step)}`);
+  if (!Number.isInteger(step) || step < 0) throw new SafetensorsError(`${source}: __metadata__.step must be a step number, got ${JSON.stringify(file.metadata.step)}`, { source });
   return { step, weights: get("w"), m: get("m"), v: get("v") };
 }
 
@@ -241,9 +241,13 @@ export async function trainTransformer(
   const m = settings.model;
   const layout = modelLayout(m);
   const P = layout.padded, B = settings.batch_size, T = train.seqLen;
-  const params = engine.allocF32(P), grads = engine.allocF32(P), mState = engine.allocF32(P), vState = engine.allocF32(P);
-  const plan = planModel(engine, m, layout, params, grads, B, T);
-  const batchTokens = engine.allocI32(B * T);
+  const allocate = (e: Engine) => {
+    const params = e.allocF32(P), grads = e.allocF32(P), mState = e.allocF32(P), vState = e.allocF32(P);
+    return { params, grads, mState, vState, plan: planModel(e, m, layout, params, grads, B, T), batchTokens: e.allocI32(B * T) };
+  };
+  // The whole plan's bytes first: one that cannot fit is refused before any of it is allocated.
+  engine.reserve(measureAllocations(engine, allocate), "training (model plan, AdamW state and batch)");
+  const { params, grads, mState, vState, plan, batchTokens } = allocate(engine);
   const schedule = checkpointSet(settings);
   const o = settings.optimizer;
 

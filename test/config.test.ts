@@ -12,14 +12,18 @@ import {
   expectObject,
   expectOneOf,
   locateJsonSyntaxError,
+  parameterCount,
   parseConfig,
   parseConfigText,
+  parseModel,
   parseSamplerConfig,
   SAMPLER_DEFAULTS,
   samplerSteps,
   type EstimateConfig,
   type SamplerConfig,
 } from "../src/config.ts";
+import { modelLayout } from "../src/models.ts";
+import { MAX_CHAIN_STEPS, MAX_RESULT_DRAWS } from "../src/limits.ts";
 
 // ── helpers ─────────────────────────────────────────────────────────────────
 
@@ -189,6 +193,36 @@ test("boundary values are accepted: seed 2^32 - 1, gamma 0, burnin 0, noise_leve
 test("samplerSteps is burnin + draws * thin", () => {
   assert.is(samplerSteps(SAMPLER_DEFAULTS), 200);
   assert.is(samplerSteps({ ...SAMPLER_DEFAULTS, burnin: 10, draws: 5, thin: 3 } satisfies SamplerConfig), 25);
+});
+
+test("what a result may hold is bounded up front, naming the numbers", () => {
+  // 4 chains × 1e6 draws ran to the end, then failed to serialise (RangeError: Invalid string length).
+  expectConfigError(() => parseSamplerConfig({ chains: 4, draws: 1e6 }), "sampler.draws", `chains × draws = 4 × 1000000 = 4000000 draws in each trace of the result; expected at most ${MAX_RESULT_DRAWS}`);
+  expectConfigError(() => parseSamplerConfig({ draws: 1e12 }), "sampler.draws", "4 × 1000000000000 = 4000000000000");
+  expectConfigError(() => parseSamplerConfig({ chains: 1e9 }), "sampler.chains", "1000000000 × 200 = 200000000000");
+  expectConfigError(() => parseSamplerConfig({ burnin: 1e12 }), "sampler.burnin", `burnin + draws × thin = 1000000000000 + 200 × 1 = 1000000000200 SGLD steps per chain; expected at most ${MAX_CHAIN_STEPS}`);
+  expectConfigError(() => parseSamplerConfig({ draws: 1000, thin: 1e7 }), "sampler.thin", "1000 × 10000000");
+  // The bounds themselves are allowed.
+  assert.is(parseSamplerConfig({ chains: 1, draws: MAX_RESULT_DRAWS }).draws, MAX_RESULT_DRAWS);
+  assert.is(parseSamplerConfig({ chains: 1, draws: 1, burnin: MAX_CHAIN_STEPS - 1 }).burnin, MAX_CHAIN_STEPS - 1);
+});
+
+test("a model too large for a WebAssembly memory is refused in validation, with the bytes it needs", () => {
+  expectConfigError(
+    () => parseConfig({ ...minimal(), model: { kind: "mlp", sizes: [1e9, 1e9] } }),
+    "model.sizes",
+    "the model has 1000000001000000000 parameters, 4000000004000000000 bytes for one f32 copy of them; a WebAssembly memory holds at most 4294967296 bytes",
+  );
+  const tf = { kind: "transformer", n_layers: 2, n_heads: 8, d_model: 64, d_head: 16, n_ctx: 64, d_vocab: 1024 };
+  expectConfigError(() => parseModel({ ...tf, d_vocab: 1e8 }, "model"), "model", "bytes for one f32 copy");
+  // The closed-form count is the layout's.
+  for (const m of [
+    { kind: "mlp", sizes: [5, 3, 5], bias: false }, { kind: "mlp", sizes: [4, 7, 2, 3] }, { kind: "polynomial", powers: [1, 2, 3] },
+    tf, { ...tf, normalization: null, attn_bias: false, unembed_bias: false, positional_embedding: "shortformer" },
+  ]) {
+    const model = parseModel(m, "model");
+    assert.is(parameterCount(model), modelLayout(model).size, JSON.stringify(m));
+  }
 });
 
 test("the input object is never mutated and the result shares nothing with it", () => {
@@ -452,7 +486,9 @@ test("syntax errors are located the same way on every engine", () => {
   assert.is(at('["\\x"]'), 'at line 1, column 3: expected a valid escape sequence, found "\\\\"');
   assert.is(at("[01]"), 'at line 1, column 3: expected "," or "]", found "1"');
   // Deep nesting must not overflow the locator's stack.
-  assert.is(at("[".repeat(200_000)), "at line 1, column 200001: expected a value, found the end of the text");
+  assert.equal(locateJsonSyntaxError("[".repeat(200_000)), { offset: 200_000, problem: "expected a value, found the end of the text" });
+  // Nor reach JSON.parse and the recursive walks after it: refused for its depth, in the config's own error.
+  expectConfigError(() => parseConfigText(`{"model": ${"[".repeat(5000)}${"]".repeat(5000)}}`, "t.json"), "", "t.json: JSON nested more than 512 levels deep at line 1, column 522");
 });
 
 test("the syntax locator agrees with JSON.parse on what is valid", () => {

@@ -273,4 +273,31 @@ test("data of the wrong width, a batch larger than n, or an unknown restricted t
     () => assert.unreachable(), (e) => assert.match(e.message, /restrict\.layers\.2\.weight: no such tensor/));
 });
 
+test("F64 weights or data beyond the f32 range name the tensor and the element, not a NaN loss", async () => {
+  const c = reducedRankCase(5, 3, 5);
+  const engine = await loadEngine("simd");
+  const w0 = new Float64Array(15), w1 = new Float64Array(15);
+  w1[7] = 1e39; // finite in f64, Infinity in f32: was "the loss at w* is NaN"
+  const weights = new Map<string, Tensor>([
+    ["layers.0.weight", { dtype: "F64", shape: [3, 5], data: w0 }],
+    ["layers.1.weight", { dtype: "F64", shape: [5, 3], data: w1 }],
+  ]);
+  const x = new Float64Array(20), y = new Float64Array(20);
+  const data = new Map<string, Tensor>([["x", { dtype: "F64", shape: [4, 5], data: x }], ["y", { dtype: "F64", shape: [4, 5], data: y }]]);
+  const config = { ...c.config, sampler: { ...c.config.sampler, batch_size: 4 } };
+  await estimate(engine, config, { weights, data }).then(
+    () => assert.unreachable(),
+    (e) => {
+      assert.instance(e, InputError);
+      assert.is(e.message, 'weights["layers.1.weight"][7]: expected a finite weight within the f32 range (|x| up to about 3.4028e38), got 1e+39');
+    },
+  );
+  w1[7] = 0;
+  x[13] = -5e38;
+  await estimate(engine, config, { weights, data }).then(
+    () => assert.unreachable(),
+    (e) => assert.is(e.message, 'data["x"]: expected finite values within the f32 range (|x| up to about 3.4028e38), element 13 is -5e+38'),
+  );
+});
+
 test.run();

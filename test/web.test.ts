@@ -258,7 +258,7 @@ pageTest("a validation error after a run clears its charts, chain rows, λ̂ and
 
 // ------------------------------------------------------------------ cancel and divergence
 pageTest("Cancel stops a long run within seconds and keeps a partial result and the live traces", async () => {
-  await setSampler({ chains: 2, draws: 2_000_000, workers: 2 });
+  await setSampler({ chains: 2, draws: 500_000, workers: 2 }); // chains × draws at most MAX_RESULT_DRAWS (10^6)
   await page.click("#run");
   await waitState(["running"]);
   // Every chain under way (on a busy machine the second worker can start seconds after

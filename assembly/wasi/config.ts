@@ -6,9 +6,10 @@
 // exits 1 (AssemblyScript has no exceptions).
 
 import { JValue, J_NULL, J_TRUE, J_FALSE, J_NUMBER, J_STRING, J_ARRAY, J_OBJECT, quoteJson } from "./json";
-import { CharSink, appendNumber } from "./numbers";
+import { CharSink, appendNumber, formatNumber } from "./numbers";
 import { JsonWriter } from "./writer";
 import { fail } from "./errors";
+import { MAX_CHAIN_STEPS, MAX_RESULT_DRAWS, WASM32_MAX_PAGES } from "../../src/limits";
 
 // ───────────────────────────── the resolved config ─────────────────────────────
 
@@ -373,7 +374,45 @@ function parseSampler(raw: JValue | null, path: string): SamplerSpec {
   if ((v = f.get("eps")) != null) s.eps = expectNumber(v, path + ".eps", "a positive finite number", NO_BOUND, 0, NO_BOUND);
   if ((v = f.get("workers")) != null) s.workers = expectInteger(v, path + ".workers", "an integer >= 0", 0, Infinity);
   if ((v = f.get("fail_fast")) != null) s.failFast = expectBoolean(v, path + ".fail_fast");
+  checkSamplerLimits(s, path);
   return s;
+}
+
+/** src/config.ts checkSamplerLimits, on the limits both read from src/limits.ts. */
+function checkSamplerLimits(s: SamplerSpec, path: string): void {
+  const values = s.chains * s.draws;
+  if (values > <f64>MAX_RESULT_DRAWS) {
+    configError(
+      join(path, s.chains > s.draws ? "chains" : "draws"),
+      "chains × draws = " + formatNumber(s.chains) + " × " + formatNumber(s.draws) + " = " + formatNumber(values) +
+        " draws in each trace of the result; expected at most " + formatNumber(<f64>MAX_RESULT_DRAWS) + " (a larger result could not be written as JSON)",
+    );
+  }
+  const steps = s.burnin + s.draws * s.thin;
+  if (steps > <f64>MAX_CHAIN_STEPS) {
+    configError(
+      join(path, s.burnin > s.draws * s.thin ? "burnin" : s.thin > s.draws ? "thin" : "draws"),
+      "burnin + draws × thin = " + formatNumber(s.burnin) + " + " + formatNumber(s.draws) + " × " + formatNumber(s.thin) + " = " + formatNumber(steps) +
+        " SGLD steps per chain; expected at most " + formatNumber(<f64>MAX_CHAIN_STEPS) + " (the chain's step counter is 32-bit)",
+    );
+  }
+}
+
+/** src/config.ts checkModelSize: one f32 copy of the parameters must fit a wasm32 memory. */
+function checkModelSize(m: ModelSpec, path: string): ModelSpec {
+  let count: f64 = 0;
+  if (m.kind == MODEL_POLYNOMIAL_KIND) count = <f64>m.powers.length;
+  else for (let i = 0; i + 1 < m.sizes.length; i++) count += m.sizes[i + 1] * (m.sizes[i] + (m.bias ? 1 : 0));
+  const bytes = 4 * count;
+  const limit = <f64>WASM32_MAX_PAGES * 65536;
+  if (bytes > limit) {
+    configError(
+      join(path, m.kind == MODEL_POLYNOMIAL_KIND ? "powers" : "sizes"),
+      "the model has " + formatNumber(count) + " parameters, " + formatNumber(bytes) + " bytes for one f32 copy of them; a WebAssembly memory holds at most " +
+        formatNumber(limit) + " bytes (wasm32: " + WASM32_MAX_PAGES.toString() + " pages of 64 KiB)",
+    );
+  }
+  return m;
 }
 
 const MASK_EXPECTED = '"all" or a non-empty array of 0/1 numbers';
@@ -423,7 +462,7 @@ export function parseConfig(raw: JValue, source: string): Config {
   if ((v = f.get("$schema")) != null) expectString(v, "$schema", false);
   if ((v = f.get("comment")) != null) expectString(v, "comment", false);
   const c = new Config();
-  c.model = parseModel(required(f.get("model"), "model", 'an object such as {"kind": "mlp", "sizes": [...]}'), "model");
+  c.model = checkModelSize(parseModel(required(f.get("model"), "model", 'an object such as {"kind": "mlp", "sizes": [...]}'), "model"), "model");
   if ((v = f.get("loss")) != null) c.loss = expectOneOf(v, "loss", ["mse"]);
   const pathExpected = "a non-empty string (a file path)";
   c.weights = expectString(required(f.get("weights"), "weights", pathExpected), "weights", true);

@@ -5,10 +5,12 @@
 // (numbers.ts), and on bad input the same "line, column, expected …, found …"
 // that src/config.ts locateJsonSyntaxError reports.
 //
-// Limit: nesting deeper than MAX_DEPTH (512) levels is rejected (the parser
-// recurses); no config or safetensors header comes near it.
+// Limit: nesting deeper than MAX_JSON_DEPTH (512, src/limits.ts, the same bound as
+// src/io/json.ts) levels is rejected (the parser recurses); no config or
+// safetensors header comes near it.
 
 import { parseDecimal, appendNumber, CharSink } from "./numbers";
+import { MAX_JSON_DEPTH } from "../../src/limits";
 
 export const J_NULL: i32 = 0;
 export const J_FALSE: i32 = 1;
@@ -115,7 +117,7 @@ export function jString(s: string): JValue {
 
 // ─────────────────────────────── parsing ───────────────────────────────
 
-const MAX_DEPTH = 512;
+const MAX_DEPTH: i32 = MAX_JSON_DEPTH;
 
 /** Set when parseJson returns null: UTF-16 offset and "expected …, found …". */
 export let jsonErrorOffset: i32 = 0;

@@ -32,7 +32,8 @@ import {
   multigramTable, multigramIncreases, headMultigrams, MULTIGRAM_DELTA, MULTIGRAM_TOP, CONTEXT_TOKENS, type HeadMultigrams, type MultigramKind,
 } from "./multigrams.ts";
 import { loadWeights } from "../estimator.ts";
-import { readSafetensors } from "../io/safetensors.ts";
+import { readSafetensors, SafetensorsError } from "../io/safetensors.ts";
+import { parseJson } from "../io/json.ts";
 import { readTokenSplit, type TokenFile } from "../data/tokens.ts";
 import { formatFixed, formatSigned } from "../format.ts";
 
@@ -361,11 +362,11 @@ export function readCheckpoint(bytes: Uint8Array, source: string, model?: Transf
   const file = readSafetensors(bytes, source);
   const { model: modelJson, step: stepText, tokenizer_hash: tokenizerHash } = file.metadata;
   if (!model) {
-    if (modelJson === undefined) throw new Error(`${source}: __metadata__ has no "model" (the TransformerConfig as JSON); not a checkpoint of "llc train" (give the model config with --model FILE)`);
+    if (modelJson === undefined) throw new SafetensorsError(`${source}: __metadata__ has no "model" (the TransformerConfig as JSON); not a checkpoint of "llc train" (give the model config with --model FILE)`, { source });
     model = checkpointModel(file.metadata, source)!;
   }
   const step = stepText === undefined && modelJson === undefined ? -1 : Number(stepText);
-  if (!Number.isInteger(step) || step < -1) throw new Error(`${source}: __metadata__.step must be a step number, got ${JSON.stringify(stepText)}`);
+  if (!Number.isInteger(step) || step < -1) throw new SafetensorsError(`${source}: __metadata__.step must be a step number, got ${JSON.stringify(stepText)}`, { source });
   return { model, step, weights: loadWeights(modelLayout(model), file.tensors, source), tokenizerHash };
 }
 
@@ -376,14 +377,9 @@ export function readCheckpoint(bytes: Uint8Array, source: string, model?: Transf
 export function checkpointModel(metadata: Readonly<Record<string, string>>, source: string): TransformerConfig | undefined {
   const modelJson = metadata.model;
   if (modelJson === undefined) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(modelJson);
-  } catch (e) {
-    throw new Error(`${source}: __metadata__.model is not JSON (${(e as Error).message})`);
-  }
+  const raw = parseJson(modelJson, (detail) => new SafetensorsError(`${source}: __metadata__.model is not JSON (${detail})`, { source }));
   const parsed = parseModel(raw, `${source}: __metadata__.model`);
-  if (parsed.kind !== "transformer") throw new Error(`${source}: __metadata__.model.kind is ${JSON.stringify(parsed.kind)}; expected "transformer"`);
+  if (parsed.kind !== "transformer") throw new SafetensorsError(`${source}: __metadata__.model.kind is ${JSON.stringify(parsed.kind)}; expected "transformer"`, { source });
   return parsed;
 }
 
@@ -392,6 +388,6 @@ export function readHeldout(bytes: Uint8Array, source: string, checkpoint: Check
   const file = readTokenSplit(bytes, { source, vocabSize: checkpoint.model.d_vocab, nCtx: checkpoint.model.n_ctx });
   const dataHash = file.metadata.tokenizer_hash;
   if (checkpoint.tokenizerHash !== undefined && dataHash !== undefined && dataHash !== checkpoint.tokenizerHash)
-    throw new Error(`${source}: tokenizer_hash ${dataHash} differs from the checkpoint's ${checkpoint.tokenizerHash}; the tokens were made with another tokenizer`);
+    throw new SafetensorsError(`${source}: tokenizer_hash ${dataHash} differs from the checkpoint's ${checkpoint.tokenizerHash}; the tokens were made with another tokenizer`, { source });
   return file;
 }

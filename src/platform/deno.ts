@@ -1,17 +1,36 @@
 // Host for Deno, on its own file API (no node: compatibility layer). Needs
 // --allow-read (and --allow-write for results). The project's tsconfig has no
 // Deno types, so the few calls used here are declared below.
-import type { Host } from "./host.ts";
+import { readFully, unreadable, useRegularFile, type Host } from "./host.ts";
+import { MAX_INPUT_BYTES, MAX_TEXT_BYTES } from "../limits.ts";
+
+interface DenoFileInfo {
+  size: number;
+  isFile: boolean;
+  isDirectory: boolean;
+  isCharDevice?: boolean | null;
+  isBlockDevice?: boolean | null;
+  isFifo?: boolean | null;
+  isSocket?: boolean | null;
+}
+
+interface DenoFile {
+  stat(): Promise<DenoFileInfo>;
+  seek(offset: number, whence: number): Promise<number>;
+  read(into: Uint8Array): Promise<number | null>;
+  close(): void;
+}
 
 interface DenoApi {
+  open(path: string | URL, options: { read: true }): Promise<DenoFile>;
+  readonly SeekMode: { readonly Start: number };
   readFile(path: string | URL): Promise<Uint8Array<ArrayBuffer>>;
-  readTextFile(path: string | URL): Promise<string>;
   writeFile(path: string | URL, data: Uint8Array): Promise<void>;
   writeTextFile(path: string | URL, data: string): Promise<void>;
   rename(from: string | URL, to: string | URL): Promise<void>;
   mkdir(path: string | URL, options?: { recursive?: boolean }): Promise<void>;
   remove(path: string | URL): Promise<void>;
-  stat(path: string | URL): Promise<unknown>;
+  stat(path: string | URL): Promise<DenoFileInfo>;
   cwd(): string;
   readonly pid: number;
   readonly build: { readonly os: string };
@@ -66,9 +85,30 @@ async function readWasm(name: string): Promise<Uint8Array<ArrayBuffer>> {
   throw new Error(`engine build not found (looked for ${candidates.map((u) => u.href).join(", ")}); run "npm run build"`);
 }
 
+/**
+ * `use` on an open regular file of at most `maxBytes`; anything else is a FileError.
+ * Checked by path before opening (Deno has no O_NONBLOCK: opening a FIFO would wait
+ * for a writer forever) and again on the open file.
+ */
+async function withRegularFile<T>(path: string, maxBytes: number, what: string, use: (file: DenoFile, size: number) => Promise<T>): Promise<T> {
+  const before = unreadable(path, await Deno.stat(path), maxBytes, what);
+  if (before) throw before;
+  return useRegularFile(path, await Deno.open(path, { read: true }), maxBytes, what, use);
+}
+
+/** Bytes [start, start + length) of `file`, fewer if it ends first. */
+async function readSpan(file: DenoFile, start: number, length: number): Promise<Uint8Array<ArrayBuffer>> {
+  await file.seek(start, Deno.SeekMode.Start);
+  return readFully(length, (into) => file.read(into));
+}
+
+const INPUT = "an input file (twice a wasm32 memory)";
+
 export const denoHost: Host = {
-  readBytes: (path) => Deno.readFile(path),
-  readText: (path) => Deno.readTextFile(path),
+  readBytes: (path) => withRegularFile(path, MAX_INPUT_BYTES, INPUT, (file, size) => readSpan(file, 0, size)),
+  readText: (path) => withRegularFile(path, MAX_TEXT_BYTES, "a text file", async (file, size) => new TextDecoder("utf-8", { ignoreBOM: true }).decode(await readSpan(file, 0, size))),
+  fileSize: (path) => withRegularFile(path, Infinity, INPUT, async (_file, size) => size),
+  readRange: (path, start, length) => withRegularFile(path, Infinity, INPUT, (file, size) => readSpan(file, start, Math.max(0, Math.min(length, size - start)))),
   writeText: (path, text) => atomicWrite(path, (tmp) => Deno.writeTextFile(tmp, text)),
   writeBytes: (path, bytes) => atomicWrite(path, (tmp) => Deno.writeFile(tmp, bytes)),
   async exists(path) {

@@ -1,13 +1,14 @@
 /// <reference types="node" />
 // Host for Node (and Deno, whose node: compatibility layer covers these calls).
-import { readFile, writeFile, rename, access, mkdir, stat, realpath, readdir, rm, open } from "node:fs/promises";
-import { existsSync } from "node:fs";
+import { readFile, writeFile, rename, access, mkdir, stat, realpath, readdir, rm, open, type FileHandle } from "node:fs/promises";
+import { constants, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, basename, join, resolve as resolvePath, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { availableParallelism } from "node:os";
-import { FileError, type Host } from "./host.ts";
+import { FileError, readFully, useRegularFile, type Host } from "./host.ts";
 import type { ReadText } from "../data/corpora.ts";
+import { MAX_INPUT_BYTES, MAX_TEXT_BYTES } from "../limits.ts";
 
 // From src/platform/ the build is ../../build/; from a bundle in build/ it sits beside it.
 const wasmCandidates = (name: string) => [new URL(`./${name}`, import.meta.url), new URL(`../../build/${name}`, import.meta.url)];
@@ -109,9 +110,31 @@ async function canonical(path: string): Promise<string> {
   }
 }
 
+/**
+ * `use` on an open regular file of at most `maxBytes`; anything else is a FileError.
+ * Opened non-blocking, checked on the open descriptor: opening a FIFO to read waits
+ * for a writer forever otherwise, and /dev/zero would be read until memory runs out.
+ */
+function withRegularFile<T>(path: string, maxBytes: number, what: string, use: (file: FileHandle, size: number) => Promise<T>): Promise<T> {
+  return open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).then((file) => useRegularFile(path, file, maxBytes, what, use));
+}
+
+/** Bytes [start, start + length) of `file`, fewer if it ends first. */
+function readSpan(file: FileHandle, start: number, length: number): Promise<Uint8Array> {
+  return readFully(length, async (into, offset) => (await file.read(into, 0, into.length, start + offset)).bytesRead);
+}
+
+const INPUT = "an input file (twice a wasm32 memory)";
+
 export const nodeHost: Host = {
-  readBytes: async (path) => new Uint8Array(await readFile(path)),
-  readText: (path) => readFile(path, "utf8"),
+  readBytes: (path) => withRegularFile(path, MAX_INPUT_BYTES, INPUT, (file, size) => readSpan(file, 0, size)),
+  readText: (path) =>
+    withRegularFile(path, MAX_TEXT_BYTES, "a text file", async (file, size) => {
+      const bytes = await readSpan(file, 0, size);
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+    }),
+  fileSize: (path) => withRegularFile(path, Infinity, INPUT, async (_file, size) => size),
+  readRange: (path, start, length) => withRegularFile(path, Infinity, INPUT, (file, size) => readSpan(file, start, Math.max(0, Math.min(length, size - start)))),
   writeText: (path, text) => atomicWrite(path, text),
   writeBytes: (path, bytes) => atomicWrite(path, bytes),
   exists: (path) => access(path).then(() => true, () => false),

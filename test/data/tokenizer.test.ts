@@ -355,6 +355,7 @@ test("malformed tokenizer JSON: errors name the field", () => {
   tokenizerFromJSON(good);
   const cases: [unknown, string, RegExp][] = [
     ["{not json", "(root)", /not valid JSON/],
+    [`{"merges": ${"[".repeat(5000)}${"]".repeat(5000)}}`, "(root)", /not valid JSON \(JSON nested more than 512 levels deep at line 1, column 523/],
     [[1, 2], "(root)", /expected an object/],
     [{ ...good, type: "bpe" }, "type", /"byte-bpe"/],
     [{ ...good, version: 2 }, "version", /expected 1, found 2/],

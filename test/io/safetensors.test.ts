@@ -359,6 +359,13 @@ test("rejects a header that is not JSON", () => {
   expectError(() => read(assemble(new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d]))), [/not valid JSON/]);
 });
 
+test("rejects a header nested too deep in its own words (not a stack overflow)", () => {
+  const deep = `${"[".repeat(5000)}${"]".repeat(5000)}`;
+  for (const header of [deep, `{"a":{"dtype":"F32","shape":${deep},"data_offsets":[0,0]}}`, `{"__metadata__":${deep}}`]) {
+    expectError(() => read(assemble(header)), [/not valid JSON/, /nested more than 512 levels deep at line 1, column \d+/]);
+  }
+});
+
 test("rejects a header that is not a JSON object", () => {
   expectError(() => read(assemble("[1,2]")), [/must be a JSON object/, /found \[1,2\]/]);
   expectError(() => read(assemble("null")), [/must be a JSON object/, /found null/]);
