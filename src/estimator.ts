@@ -263,6 +263,9 @@ function klReference(config: EstimateConfig, inputs: EstimateInputs, wStar: Floa
   if (isKlAtWStar(config)) return { model: config.model as TransformerConfig, weights: wStar };
   if (!inputs.reference) throw new InputError("loss.reference", "the KL loss names a reference checkpoint, but none was given (inputs.reference)");
   const { model, weights } = inputs.reference;
+  const own = config.model as TransformerConfig;
+  if (model.d_vocab !== own.d_vocab)
+    throw new InputError("loss.reference", `its d_vocab is ${model.d_vocab}, the model's ${own.d_vocab}; the KL compares distributions over one vocabulary (train both on the same tokenizer)`);
   return { model, weights: loadWeights(modelLayout(model), weights, "loss.reference") };
 }
 

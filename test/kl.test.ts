@@ -8,7 +8,12 @@ import { ConfigError, parseConfig, type TransformerConfig } from "../src/config.
 import { modelLayout, moduleConstant, planKlReference, planModel } from "../src/models.ts";
 import { estimate } from "../src/estimator.ts";
 import { referenceKl, referenceLogits, type Params } from "./reference/transformer.ts";
-import type { Tensor } from "../src/io/safetensors.ts";
+import { writeSafetensors, type Tensor } from "../src/io/safetensors.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { scratchDir } from "./helpers.ts";
+import { nodeHost } from "../src/platform/node.ts";
+import { jobFingerprint, runEstimateJob } from "../src/job.ts";
 
 const model: TransformerConfig = {
   kind: "transformer", n_layers: 2, n_heads: 3, d_model: 12, d_head: 5, n_ctx: 9, d_vocab: 11,
@@ -141,6 +146,9 @@ test("an estimate with the KL to w*: init_loss 0 exactly (said in the result), f
   assert.ok(Number.isFinite(withRef["llc/mean"]));
   const missing = await estimate(await loadEngine("simd"), other, inputs).then(() => undefined, (e: Error) => e);
   assert.match(missing?.message ?? "", /^loss\.reference: /);
+  const otherVocab = { ...oneLayer, d_vocab: 12 };
+  const wrongVocab = await estimate(await loadEngine("simd"), other, { ...inputs, reference: { model: otherVocab, weights: tensorsOf(otherVocab, randomTransformerWeights(otherVocab, 1).arena) } }).then(() => undefined, (e: Error) => e);
+  assert.match(wrongVocab?.message ?? "", /^loss\.reference: its d_vocab is 12/);
 });
 
 test("config: loss strings still parse; the kl object is validated, errors naming the field", () => {
@@ -164,6 +172,33 @@ test("config: loss strings still parse; the kl object is validated, errors namin
   assert.ok(fieldOf({ kind: "kl", reference: "w*", temperature: 2 }).startsWith("loss"));
   assert.is(fieldOf({ kind: "kl", reference: "w*" }, { kind: "mlp", sizes: [2, 1] }), "loss.kind");
   assert.is(fieldOf("mse"), "loss");
+});
+
+test("a job with a reference checkpoint: its bytes are in the fingerprint, so a changed reference does not resume the old result", async () => {
+  const dir = scratchDir("llc-kl-");
+  const nSeq = 16, T = 8;
+  const checkpoint = (m: TransformerConfig, seed: number) => writeSafetensors(tensorsOf(m, randomTransformerWeights(m, seed).arena), { model: JSON.stringify(m) });
+  writeFileSync(join(dir, "w.safetensors"), checkpoint(model, 16));
+  writeFileSync(join(dir, "ref.safetensors"), checkpoint(oneLayer, 17));
+  writeFileSync(join(dir, "data.safetensors"), writeSafetensors({ tokens: { dtype: "I32", shape: [nSeq, T], data: Int32Array.from(randomTokens(nSeq, T, 18).flat()) } }));
+  const configPath = join(dir, "kl.json");
+  writeFileSync(configPath, JSON.stringify({
+    model, loss: { kind: "kl", reference: "ref.safetensors" }, weights: "w.safetensors", data: "data.safetensors",
+    sampler: { epsilon: 1e-3, gamma: 200, nbeta: 30, chains: 1, draws: 5, batch_size: 8, workers: 1 },
+  }));
+  const out = join(dir, "out.json");
+  const first = await runEstimateJob(nodeHost, configPath, { out });
+  assert.ok(first.init_loss > 0 && Number.isFinite(first["llc/mean"]));
+  let finished = 0;
+  await runEstimateJob(nodeHost, configPath, { out, onFinished: () => finished++ });
+  assert.is(finished, 1, "the same job is found finished");
+  writeFileSync(join(dir, "ref.safetensors"), checkpoint(oneLayer, 19));
+  const changed = await runEstimateJob(nodeHost, configPath, { out }).then(() => undefined, (e: Error) => e);
+  assert.match(changed?.message ?? "", /holds the result of another job/);
+  // Without a reference file the fingerprint is the one it always was (old results keep theirs).
+  const config = parseConfig({ model, weights: "w", data: "d" });
+  const [a, b] = [new Uint8Array([1]), new Uint8Array([2])];
+  assert.is.not(jobFingerprint(config, a, b, new Uint8Array([3])), jobFingerprint(config, a, b));
 });
 
 test.run();
