@@ -14,6 +14,8 @@ import { join } from "node:path";
 import { scratchDir } from "./helpers.ts";
 import { nodeHost } from "../src/platform/node.ts";
 import { jobFingerprint, runEstimateJob } from "../src/job.ts";
+import { estimateParallel } from "../src/parallel.ts";
+import { nodeWorkers } from "../src/platform/node-workers.ts";
 
 const model: TransformerConfig = {
   kind: "transformer", n_layers: 2, n_heads: 3, d_model: 12, d_head: 5, n_ctx: 9, d_vocab: 11,
@@ -144,6 +146,10 @@ test("an estimate with the KL to w*: init_loss 0 exactly (said in the result), f
   const withRef = await estimate(await loadEngine("simd"), other, { ...inputs, reference: { model: oneLayer, weights: tensorsOf(oneLayer, r.arena) } });
   assert.ok(withRef.init_loss > 0 && withRef.init_loss_method === undefined, `L0 ${withRef.init_loss}`);
   assert.ok(Number.isFinite(withRef["llc/mean"]));
+  // The reference travels to workers with the inputs: two workers give the same bits.
+  const parallel = await estimateParallel(other, { ...inputs, reference: { model: oneLayer, weights: tensorsOf(oneLayer, r.arena) } }, { workers: 2, wasm: await nodeHost.wasmBytes("simd"), spawn: nodeWorkers() });
+  assert.equal(parallel["loss/trace"], withRef["loss/trace"]);
+  assert.is(parallel["llc/mean"], withRef["llc/mean"]);
   const missing = await estimate(await loadEngine("simd"), other, inputs).then(() => undefined, (e: Error) => e);
   assert.match(missing?.message ?? "", /^loss\.reference: /);
   const otherVocab = { ...oneLayer, d_vocab: 12 };
