@@ -47,13 +47,18 @@ async function klSetup(variant: Variant, m: TransformerConfig, ref: TransformerC
   };
 }
 
-test("KL to a one-layer reference: ≥ 0, equal to the f64 KL; the reference's logits equal the f64 reference forward", async () => {
-  const batch = 2, T = 7;
-  const w = randomTransformerWeights(model, 1), r = randomTransformerWeights(oneLayer, 2);
-  const tokens = randomTokens(batch, T, 3);
-  const s = await klSetup("simd", model, oneLayer, r.arena, batch, T);
+/** The model at random weights (seed), a random one-layer reference (seed + 1), random tokens (seed + 2), loaded into a KL plan. */
+async function oneLayerCase(variant: Variant, batch: number, T: number, seed: number) {
+  const w = randomTransformerWeights(model, seed), r = randomTransformerWeights(oneLayer, seed + 1);
+  const tokens = randomTokens(batch, T, seed + 2);
+  const s = await klSetup(variant, model, oneLayer, r.arena, batch, T);
   s.setWeights(w.arena);
   s.setTokens(tokens);
+  return { w, r, tokens, s };
+}
+
+test("KL to a one-layer reference: ≥ 0, equal to the f64 KL; the reference's logits equal the f64 reference forward", async () => {
+  const { w, r, tokens, s } = await oneLayerCase("simd", 2, 7, 1);
   const kl = s.run(false);
   const expected = referenceKl(model, w.params, oneLayer, r.params, tokens);
   assert.ok(kl > 0, `KL ${kl}`);
@@ -79,12 +84,7 @@ test("KL at w = reference is 0 to the bit, and so is its gradient", async () => 
 });
 
 test("the KL gradient matches central finite differences of the f64 KL", async () => {
-  const batch = 2, T = 6;
-  const w = randomTransformerWeights(model, 6), r = randomTransformerWeights(oneLayer, 7);
-  const tokens = randomTokens(batch, T, 8);
-  const s = await klSetup("simd", model, oneLayer, r.arena, batch, T);
-  s.setWeights(w.arena);
-  s.setTokens(tokens);
+  const { w, r, tokens, s } = await oneLayerCase("simd", 2, 6, 6);
   s.run(true);
   const grads = s.grads();
   const gmax = Math.max(...grads.map(Math.abs));
@@ -110,11 +110,8 @@ test("the KL gradient matches central finite differences of the f64 KL", async (
 
 test("SIMD and scalar builds give bit-identical KL and gradients", async () => {
   const results = [];
-  const r = randomTransformerWeights(oneLayer, 11);
   for (const variant of VARIANTS) {
-    const s = await klSetup(variant, model, oneLayer, r.arena, 3, 9);
-    s.setWeights(randomTransformerWeights(model, 10).arena);
-    s.setTokens(randomTokens(3, 9, 12));
+    const { s } = await oneLayerCase(variant, 3, 9, 10);
     results.push({ loss: s.run(true), grads: new Uint32Array(s.grads().buffer) });
   }
   assert.is(results[0].loss, results[1].loss);
