@@ -98,3 +98,71 @@ function rowMax(x: usize, n: i32): f32 {
   for (; j < n; j++) m = max<f32>(m, load<f32>(x + (<usize>j << 2)));
   return m;
 }
+
+// Next-token KL divergence to a reference model's distribution (the refined-LLC
+// paper's KL loss, Wang et al. 2024): for each predicting row (b, p < pos − 1),
+// with z = logits[row], r = refLogits[row] (both [d_vocab] f32):
+//   m, e_j, sum    as above for z;   mr, er_j, sumr the same for r
+//   pref_j = er_j · (1/sumr)  (f32),  d_j = (f64(r_j) − f64(mr)) − (f64(z_j) − f64(m))
+//   kl     = Σ_j f64(pref_j)·d_j  (f64, ascending j)  +  (f64(logf(sum)) − f64(logf(sumr)))
+// = Σ_j p_ref,j (log p_ref,j − log p_j) with Σ p_ref = 1. When z and r have the same
+// bits every d_j and the log difference are exactly 0, so KL(p ‖ p) = 0 to the bit.
+//   loss = (Σ_rows kl, f64, rows ascending) / count, count = batch·(pos − 1)
+// Gradient of the mean (soft-target cross-entropy), with k = f32(1/count):
+//   dLogits[j] = ((e_j·inv) − pref_j)·k,  and 0 on the last position's row.
+// The reference row's exponentials go to refRow ([d_vocab] f32 scratch).
+
+/**
+ * The rows' part of the mean next-token KL(p_ref ‖ p) over `count` rows, chunked as
+ * crossEntropySum is (same running-total contract). Tokens are not needed: the
+ * reference distribution is the target. With kl ≠ 0 (f64 [batch, pos]) each
+ * predicting row's KL is written there.
+ */
+export function klSum(logits: usize, refLogits: usize, batch: i32, nCtx: i32, dVocab: i32, dLogits: usize, count: i32, total: f64, kl: usize, refRow: usize): f64 {
+  if (batch <= 0 || nCtx <= 0 || dVocab <= 0) return NaN;
+  const rowBytes = <usize>dVocab << 2;
+  const invCount = <f32>(1.0 / <f64>count);
+  for (let b = 0; b < batch; b++) {
+    for (let p = 0; p < nCtx; p++) {
+      const row = b * nCtx + p;
+      const lRow = logits + <usize>row * rowBytes;
+      const rRow = refLogits + <usize>row * rowBytes;
+      const dRow = dLogits + <usize>row * rowBytes;
+      if (p + 1 == nCtx) {
+        if (dLogits) memory.fill(dRow, 0, rowBytes);
+        continue;
+      }
+      const m = rowMax(lRow, dVocab);
+      const sum = expShiftedSum(dLogits ? dRow : 0, lRow, dVocab, m);
+      const mr = rowMax(rRow, dVocab);
+      const sumr = expShiftedSum(refRow, rRow, dVocab, mr);
+      const invr: f32 = <f32>1.0 / sumr;
+      let cross: f64 = 0;
+      for (let j = 0; j < dVocab; j++) {
+        const o = <usize>j << 2;
+        const d = (<f64>load<f32>(rRow + o) - <f64>mr) - (<f64>load<f32>(lRow + o) - <f64>m);
+        cross += <f64>(load<f32>(refRow + o) * invr) * d;
+      }
+      const rowKl = cross + (<f64>logf(sum) - <f64>logf(sumr));
+      total += rowKl;
+      if (kl) store<f64>(kl + (<usize>row << 3), rowKl);
+      if (dLogits) {
+        const inv: f32 = <f32>1.0 / sum;
+        let j = 0;
+        if (ASC_FEATURE_SIMD) {
+          const invV = f32x4.splat(inv), invrV = f32x4.splat(invr), kV = f32x4.splat(invCount);
+          for (; j + 4 <= dVocab; j += 4) {
+            const o = <usize>j << 2;
+            const q = f32x4.sub(f32x4.mul(v128.load(dRow + o), invV), f32x4.mul(v128.load(refRow + o), invrV));
+            v128.store(dRow + o, f32x4.mul(q, kV));
+          }
+        }
+        for (; j < dVocab; j++) {
+          const o = <usize>j << 2;
+          store<f32>(dRow + o, ((load<f32>(dRow + o) * inv) - (load<f32>(refRow + o) * invr)) * invCount);
+        }
+      }
+    }
+  }
+  return total;
+}

@@ -21,7 +21,7 @@ import { biasAdd, biasGrad, vectorAdd } from "./elementwise";
 import { attentionForward, attentionBackward } from "./attention";
 import { layerNormForward, layerNormBackward } from "./layernorm";
 import { embeddingForward, embeddingBackward, posEmbedAdd, posEmbedBackward } from "./embedding";
-import { crossEntropySum } from "./crossentropy";
+import { crossEntropySum, klSum } from "./crossentropy";
 import { PLAN_D_IN, PLAN_PARAMS, PLAN_GRADS, PLAN_SCRATCH, PLAN_ARENA_FLOATS, planWord } from "./plan";
 
 // Model words after the shared PLAN_* words (models.ts).
@@ -54,6 +54,11 @@ export const TF_D_W_PACKED: i32 = 34; // [d_model, H·d_head]
 export const TF_RESID_FINAL: i32 = 35; // resid_L [R, d_model]
 export const TF_CHUNK_SEQUENCES: i32 = 36; // sequences per unembed/loss chunk (TF_LOGITS holds one chunk)
 export const TF_TOKEN_LOSSES: i32 = 37; // f64 [R]: row (b, p) gets the loss of predicting token p + 1 (0: not written)
+// The KL loss (src/models.ts planKlReference): the address of a second, forward-only
+// transformer plan whose next-token distribution is the target (0: cross-entropy),
+// and an f32 [d_vocab] scratch row for its exponentials.
+export const TF_KL_REFERENCE: i32 = 38;
+export const TF_KL_REF_ROW: i32 = 39;
 export const TF_LAYER0: i32 = 40;
 // Per layer: arena offsets, then buffers.
 export const TFL_LN_W: i32 = 0;
@@ -189,11 +194,10 @@ function readSecondStream(plan: usize, l: i32, p: i32, out: usize, altInput: usi
 }
 
 /**
- * Mean next-token cross-entropy of `batch` token sequences (i32 [batch, T] at
- * `tokens`); with `withGrad` the gradient of that mean is written into the
- * PLAN_GRADS arena (every element: the arena is zeroed first).
+ * The forward pass of `batch` token sequences up to the unembed's input: every
+ * activation the backward reads, and LN_f(resid_L) in TF_FINAL_X.
  */
-export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad: bool): f64 {
+function transformerForward(plan: usize, tokens: usize, batch: i32): void {
   const layers = word(plan, TF_LAYERS), heads = word(plan, TF_HEADS);
   const dModel = word(plan, TF_D_MODEL), dHead = word(plan, TF_D_HEAD), dVocab = word(plan, TF_D_VOCAB);
   const T = word(plan, PLAN_D_IN);
@@ -252,12 +256,44 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
       blockOutput(layerBuffer(plan, l + 1, TFL_ALT_RESID), altZ, WO, bO, resid, R, dModel, width, scratch);
     }
   }
-  const residFinal = buffer(plan, TF_RESID_FINAL);
-  const xf = buffer(plan, TF_FINAL_X);
   if (useLN) {
+    const residFinal = buffer(plan, TF_RESID_FINAL), xf = buffer(plan, TF_FINAL_X);
     layerNormForward(xf, buffer(plan, TF_FINAL_MEAN), buffer(plan, TF_FINAL_RSTD), residFinal,
       tensorAt(w, word(plan, TF_LNF_W)), tensorAt(w, word(plan, TF_LNF_B)), R, dModel);
   }
+}
+
+/** logits = xf[rows of this chunk]·W_U + b_U into `logits` [rows, d_vocab]. */
+function unembedChunk(plan: usize, logits: usize, rowBase: usize, rows: i32): void {
+  const dModel = word(plan, TF_D_MODEL), dVocab = word(plan, TF_D_VOCAB);
+  const w = <usize>word(plan, PLAN_PARAMS);
+  const xfChunk = buffer(plan, TF_FINAL_X) + ((rowBase * <usize>dModel) << 2);
+  matmulAB(logits, xfChunk, tensorAt(w, word(plan, TF_W_U)), rows, dVocab, dModel, 0, buffer(plan, PLAN_SCRATCH));
+  const bU = tensorAt(w, word(plan, TF_B_U));
+  if (bU) biasAdd(logits, bU, rows, dVocab);
+}
+
+/**
+ * Mean next-token cross-entropy of `batch` token sequences (i32 [batch, T] at
+ * `tokens`); with `withGrad` the gradient of that mean is written into the
+ * PLAN_GRADS arena (every element: the arena is zeroed first).
+ */
+export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad: bool): f64 {
+  const layers = word(plan, TF_LAYERS), heads = word(plan, TF_HEADS);
+  const dModel = word(plan, TF_D_MODEL), dHead = word(plan, TF_D_HEAD), dVocab = word(plan, TF_D_VOCAB);
+  const T = word(plan, PLAN_D_IN);
+  const R = batch * T;
+  const width = heads * dHead;
+  const useLN = word(plan, TF_LAYER_NORM) != 0, shortformer = word(plan, TF_SHORTFORMER) != 0;
+  const w = <usize>word(plan, PLAN_PARAMS);
+  const scratch = buffer(plan, PLAN_SCRATCH);
+  transformerForward(plan, tokens, batch);
+  const residFinal = buffer(plan, TF_RESID_FINAL);
+  const xf = buffer(plan, TF_FINAL_X);
+  // KL loss: the reference model's forward on the same tokens (its logits per chunk below).
+  const reference = buffer(plan, TF_KL_REFERENCE);
+  if (reference) transformerForward(reference, tokens, batch);
+
   // ---- unembed and loss, a chunk of whole sequences at a time: the logits of a
   // whole batch would dominate memory (32·1024·5000 floats at the paper's size).
   const g = <usize>word(plan, PLAN_GRADS);
@@ -277,10 +313,15 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
     const rows = sequences * T;
     const rowBase = <usize>(b0 * T);
     const xfChunk = xf + ((rowBase * <usize>dModel) << 2);
-    matmulAB(logits, xfChunk, WU, rows, dVocab, dModel, 0, scratch);
-    if (bU) biasAdd(logits, bU, rows, dVocab);
+    unembedChunk(plan, logits, rowBase, rows);
     const nll = buffer(plan, TF_TOKEN_LOSSES);
-    lossSum = crossEntropySum(logits, tokens + (rowBase << 2), sequences, T, dVocab, dLogits, count, lossSum, nll ? nll + (rowBase << 3) : 0);
+    if (reference) {
+      const refLogits = buffer(reference, TF_LOGITS);
+      unembedChunk(reference, refLogits, rowBase, rows);
+      lossSum = klSum(logits, refLogits, sequences, T, dVocab, dLogits, count, lossSum, nll ? nll + (rowBase << 3) : 0, buffer(plan, TF_KL_REF_ROW));
+    } else {
+      lossSum = crossEntropySum(logits, tokens + (rowBase << 2), sequences, T, dVocab, dLogits, count, lossSum, nll ? nll + (rowBase << 3) : 0);
+    }
     if (!withGrad) continue;
     matmulAtB(tensorAt(g, word(plan, TF_W_U)), xfChunk, dLogits, dModel, dVocab, rows, 1, scratch);
     if (bU) biasGrad(tensorAt(g, word(plan, TF_B_U)), dLogits, rows, dVocab, 1);

@@ -349,6 +349,19 @@ export type ModelConfig =
 
 export type LossKind = "mse" | "cross_entropy";
 
+/**
+ * The KL loss of the refined-LLC paper (Wang et al. 2024), transformer only:
+ * L(w) = mean over predicted tokens of KL(p_ref ‖ p_w), p_ref the model at w*
+ * ("w*": then L0 = 0 exactly) or at another checkpoint of `llc train` (a path,
+ * relative to the config; its shape from its __metadata__.model, its vocabulary the model's).
+ */
+export interface KlLoss {
+  kind: "kl";
+  reference: "w*" | string;
+}
+
+export type LossConfig = LossKind | KlLoss;
+
 export interface SamplerConfig {
   method: "sgld" | "rmsprop_sgld";
   /** Step size (devinterp's lr). */
@@ -395,8 +408,8 @@ export type Restriction = Record<string, "all" | number[]> | string[];
 export interface EstimateConfig {
   name?: string;
   model: ModelConfig;
-  /** "mse" for the mlp and polynomial models, "cross_entropy" (next token) for the transformer. */
-  loss: LossKind;
+  /** "mse" for the mlp and polynomial models, "cross_entropy" (next token) or {kind: "kl", reference} for the transformer. */
+  loss: LossConfig;
   /** Path of the weights w* around which the LLC is estimated. */
   weights: string;
   /** Path of the data (tensors x, y). */
@@ -660,6 +673,21 @@ function parseRestriction(raw: unknown, path: string): Restriction | null {
   return Object.fromEntries(entries);
 }
 
+/** The model's own loss as a string, or (transformer) the KL object {kind: "kl", reference: "w*" | path}. */
+function parseLoss(value: unknown, modelLoss: LossKind): LossConfig {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return expectOneOf(value, "loss", [modelLoss]);
+  const f = expectObject(value, "loss", ["kind", "reference"]);
+  expectOneOf(required(f.kind, "loss.kind", '"kl"'), "loss.kind", ["kl"]);
+  if (modelLoss !== "cross_entropy") throw new ConfigError("loss.kind", 'the "kl" loss compares next-token distributions; it needs model.kind "transformer"');
+  const reference = expectString(required(f.reference, "loss.reference", '"w*" or a checkpoint path'), "loss.reference", { nonEmpty: true });
+  return { kind: "kl", reference };
+}
+
+/** The KL loss's reference checkpoint path, or undefined (another loss, or the reference is w* itself). */
+export function klReferencePath(loss: LossConfig): string | undefined {
+  return typeof loss === "object" && loss.reference !== "w*" ? loss.reference : undefined;
+}
+
 const TOP_LEVEL_KEYS = ["$schema", "comment", "name", "model", "loss", "weights", "data", "sampler", "restrict"];
 
 function required(value: unknown, field: string, expected: string): unknown {
@@ -684,7 +712,7 @@ export function parseConfig(raw: unknown): EstimateConfig {
   const modelLoss: LossKind = model.kind === "transformer" ? "cross_entropy" : "mse";
   const config: EstimateConfig = {
     model,
-    loss: orDefault(f.loss, modelLoss, (v) => expectOneOf(v, "loss", [modelLoss])),
+    loss: orDefault(f.loss, modelLoss, (v) => parseLoss(v, modelLoss)),
     weights: expectString(required(f.weights, "weights", pathExpected), "weights", { nonEmpty: true }),
     data: expectString(required(f.data, "data", pathExpected), "data", { nonEmpty: true }),
     sampler: parseSamplerConfig(f.sampler, "sampler"),

@@ -6,7 +6,7 @@
 import type { Engine } from "./engine.ts";
 import type { EstimateConfig, SamplerConfig, TransformerConfig } from "./config.ts";
 import { formatShape, restrictionMask, type Layout } from "./arena.ts";
-import { measureAllocations, modelDims, modelLayout, planModel, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
+import { measureAllocations, modelDims, modelLayout, planKlReference, planModel, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
 import { createChainRunner, ChainDivergedError, EstimateError, type ChainTraces, type Divergence, type Progress, type RunOptions } from "./sampler.ts";
 
 export { EstimateError };
@@ -34,6 +34,8 @@ export interface EstimateInputs {
   weights: Map<string, Tensor>;
   /** Tensors "x" [n, d_in] and "y" [n, d_out]. */
   data: Map<string, Tensor>;
+  /** The KL loss's reference checkpoint (config.loss.reference a path): its model and tensors. */
+  reference?: { model: TransformerConfig; weights: Map<string, Tensor> };
 }
 
 export interface EstimateOptions {
@@ -54,6 +56,8 @@ export interface EstimateResult {
   "llc/trace": number[][];
   "loss/trace": number[][];
   init_loss: number;
+  /** Written when L0 is known rather than estimated (the KL loss to w*). */
+  init_loss_method?: string;
   nbeta: number;
   "mala_accept/trace": (number | null)[][];
   "mala_accept/mean": number | null;
@@ -183,6 +187,7 @@ export function summarize(traces: ChainTraces[], initLoss: number, nbeta: number
     "llc/trace": online,
     "loss/trace": traces.map((t) => t.loss),
     init_loss: initLoss,
+    ...(isKlAtWStar(config) ? { init_loss_method: "exact: KL(p_w* ‖ p_w*) = 0 at w*, not estimated" } : {}),
     nbeta,
     "mala_accept/trace": traces.map((t) => t.mala),
     "mala_accept/mean": accepted.length ? mean(accepted) : null,
@@ -229,25 +234,49 @@ export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: 
   if (sampler.batch_size > n) throw new InputError("sampler.batch_size", `expected at most the number of data rows (${n}), got ${sampler.batch_size}`);
   const nbeta = resolveNbeta(engine, sampler);
 
+  const klAtWStar = isKlAtWStar(config);
+  const kl = typeof config.loss === "object" && model0.kind === "transformer";
+  if (kl && klAtWStar && typeof sampler.init_loss === "number" && sampler.init_loss !== 0)
+    throw new InputError("sampler.init_loss", `the KL to w* is 0 at w* exactly; got ${sampler.init_loss} (leave init_loss out)`);
+  const reference = kl ? klReference(config, inputs, wStar) : undefined;
   const allocate = (e: Engine) => {
     const params = e.allocF32(layout.padded);
     const grads = e.allocF32(layout.padded);
     const model = planModel(e, config.model, layout, params, grads, sampler.batch_size, seqLen);
+    if (reference) planKlReference(e, model, model0 as TransformerConfig, reference, seqLen!);
     return { params, runner: createChainRunner({ engine: e, model, sampler, nbeta, wStar, mask, x, y, n, params, grads }) };
   };
-  // The whole plan's bytes first: one that cannot fit is refused before any of it is allocated.
+  // The whole plan's bytes first (with the KL's reference plan): one that cannot fit is refused before any of it is allocated.
   engine.reserve(measureAllocations(engine, allocate), "the estimate (model plan, data and chain buffers)");
   const { params, runner } = allocate(engine);
 
   // L0 at w* (devinterp get_init_loss_multi_batch): the first `chains` batches in
   // dataset order, at most the whole data set once; or the full data; or given.
   engine.f32(params, layout.padded).set(wStar);
+  // KL(p_w* ‖ p_w*) = 0 exactly: L0 is known, not estimated (no sampling error in it).
   const initLoss =
-    typeof sampler.init_loss === "number" ? sampler.init_loss
+    klAtWStar ? 0
+    : typeof sampler.init_loss === "number" ? sampler.init_loss
     : sampler.init_loss === "full" ? runner.datasetLoss(0, n)
     : runner.datasetLoss(0, Math.min(sampler.chains * sampler.batch_size, n));
   if (!Number.isFinite(initLoss)) throw new InputError("weights", `the loss at w* is ${initLoss}; expected a finite init loss`);
   return { initLoss, nbeta, runChain: runner.run, weights: () => engine.f32(params, layout.padded).slice() };
+}
+
+/** The KL loss with w* itself as the reference: L(w*) = 0 exactly. */
+export function isKlAtWStar(config: EstimateConfig): boolean {
+  return typeof config.loss === "object" && config.loss.reference === "w*";
+}
+
+/** The KL loss's reference model and weights: w* itself, or the checkpoint in inputs.reference. */
+function klReference(config: EstimateConfig, inputs: EstimateInputs, wStar: Float32Array): { model: TransformerConfig; weights: Float32Array } {
+  if (isKlAtWStar(config)) return { model: config.model as TransformerConfig, weights: wStar };
+  if (!inputs.reference) throw new InputError("loss.reference", "the KL loss names a reference checkpoint, but none was given (inputs.reference)");
+  const { model, weights } = inputs.reference;
+  const own = config.model as TransformerConfig;
+  if (model.d_vocab !== own.d_vocab)
+    throw new InputError("loss.reference", `its d_vocab is ${model.d_vocab}, the model's ${own.d_vocab}; the KL compares distributions over one vocabulary (train both on the same tokenizer)`);
+  return { model, weights: loadWeights(modelLayout(model), weights, "loss.reference") };
 }
 
 /**

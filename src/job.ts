@@ -16,9 +16,9 @@
 import type { Host } from "./platform/host.ts";
 import { FileError } from "./platform/host.ts";
 import { createEngine, type Variant } from "./engine.ts";
-import { ConfigError, overrideSampler, parseConfig, parseJsonConfig, withConfigSource, type EstimateConfig } from "./config.ts";
+import { ConfigError, klReferencePath, overrideSampler, parseConfig, parseJsonConfig, withConfigSource, type EstimateConfig } from "./config.ts";
 import { checkpointModel } from "./analysis/heads.ts";
-import { estimate, EstimateError, InputError, type EstimateResult, type EstimateOptions } from "./estimator.ts";
+import { estimate, EstimateError, InputError, type EstimateInputs, type EstimateResult, type EstimateOptions } from "./estimator.ts";
 import { estimateParallel, type SpawnWorker } from "./parallel.ts";
 import { readSafetensors } from "./io/safetensors.ts";
 import { parseJson } from "./io/json.ts";
@@ -54,12 +54,21 @@ export function resultJson(result: EstimateResult | ResultFile): string {
  * The job's fingerprint: config and input bytes. The worker count and fail_fast cannot
  * change a bit of any chain, so they are not part of it: a run may resume with other
  * workers, or past a diverged chain with fail_fast turned off (old configs keep their
- * fingerprint).
+ * fingerprint). The KL loss's reference checkpoint, when it has one, is an input too:
+ * its bytes join the fingerprint, so a changed reference never resumes an old result.
  */
-export function jobFingerprint(config: EstimateConfig, weightBytes: Uint8Array, dataBytes: Uint8Array): string {
+export function jobFingerprint(config: EstimateConfig, weightBytes: Uint8Array, dataBytes: Uint8Array, referenceBytes?: Uint8Array): string {
   const { fail_fast: _failFast, ...sampler } = config.sampler;
   const jobConfig = { ...config, sampler: { ...sampler, workers: 1 } };
-  return fingerprint(encoder.encode(JSON.stringify(jobConfig)), weightBytes, dataBytes);
+  return fingerprint(encoder.encode(JSON.stringify(jobConfig)), weightBytes, dataBytes, ...(referenceBytes ? [referenceBytes] : []));
+}
+
+/** The KL loss's reference checkpoint (a file of `llc train`): its model from __metadata__.model, its tensors. */
+function readKlReference(bytes: Uint8Array, source: string): NonNullable<EstimateInputs["reference"]> {
+  const file = readSafetensors(bytes, source);
+  const model = checkpointModel(file.metadata, source);
+  if (!model) throw new InputError("loss.reference", `${source}: __metadata__ has no "model"; the reference must be a checkpoint of llc train (its model config recorded there)`);
+  return { model, weights: file.tensors };
 }
 
 /** Refuse an output path that is one of the job's inputs (by real path, so symlinks and "./" spellings count). */
@@ -122,10 +131,13 @@ export async function runEstimateJob(host: Host, configPath: string, options: Jo
   const { config, weightBytes: preread } = await readJobConfig(host, configPath, options.sampler);
   const weightsPath = host.resolve(configPath, config.weights);
   const dataPath = host.resolve(configPath, config.data);
+  const referenceName = klReferencePath(config.loss);
+  const referencePath = referenceName === undefined ? undefined : host.resolve(configPath, referenceName);
   const out = options.out;
   // Every check on the output comes before any work: a bad --out costs nothing.
   if (out) {
-    await checkOutNotInput(host, out, [["config", configPath], ["weights (the config's \"weights\")", weightsPath], ["data (the config's \"data\")", dataPath]]);
+    await checkOutNotInput(host, out, [["config", configPath], ["weights (the config's \"weights\")", weightsPath], ["data (the config's \"data\")", dataPath],
+      ...(referencePath ? [["KL reference (the config's \"loss.reference\")", referencePath] as [string, string]] : [])]);
     await host.prepareOutput?.(out);
   }
   const [weightBytes, dataBytes] = await Promise.all([preread ?? readSafetensorsInput(host, weightsPath, "weights", config.weights), readSafetensorsInput(host, dataPath, "data", config.data)]);
@@ -133,7 +145,9 @@ export async function runEstimateJob(host: Host, configPath: string, options: Jo
   checkModelMetadata(config, weightFile.metadata);
   const weights = weightFile.tensors;
   const data = readSafetensors(dataBytes, config.data).tensors;
-  const job = jobFingerprint(config, weightBytes, dataBytes);
+  const referenceBytes = referencePath ? await readSafetensorsInput(host, referencePath, "loss.reference", referenceName) : undefined;
+  const inputs: EstimateInputs = { weights, data, ...(referenceBytes ? { reference: readKlReference(referenceBytes, referenceName!) } : {}) };
+  const job = jobFingerprint(config, weightBytes, dataBytes, referenceBytes);
 
   let completed: ChainTraces[] = [];
   if (out) {
@@ -164,8 +178,8 @@ export async function runEstimateJob(host: Host, configPath: string, options: Jo
   try {
     const result =
       workers > 1
-        ? await estimateParallel(config, { weights, data }, { ...estimateOptions, workers, wasm, variant, spawn: options.spawn })
-        : await estimate(await createEngine(wasm, variant), config, { weights, data }, estimateOptions);
+        ? await estimateParallel(config, inputs, { ...estimateOptions, workers, wasm, variant, spawn: options.spawn })
+        : await estimate(await createEngine(wasm, variant), config, inputs, estimateOptions);
     await save(result);
     return { ...result, job };
   } catch (e) {

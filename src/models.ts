@@ -316,3 +316,36 @@ function planTransformer(engine: Engine, m: TransformerConfig, layout: Layout, p
   set(c("TF_D_W_PACKED"), activations(m.d_model * width));
   return { address: plan, layout, dIn: seqLen, dOut: 0, maxBatch };
 }
+
+/** The model whose next-token distribution is the KL loss's target, and its weights (a padded arena of its layout). */
+export interface KlReference {
+  model: TransformerConfig;
+  weights: Float32Array;
+}
+
+/**
+ * Make `plan` (a transformer plan) measure the KL loss: L(w) = mean over predicted
+ * tokens of KL(p_ref ‖ p_w) (Wang et al. 2024). The reference gets its own copy of
+ * its weights and a forward-only plan for the same batch and sequence length, run on
+ * each batch before the loss (plan word TF_KL_REFERENCE); its shape may differ from
+ * the model's but not its vocabulary, and its context must hold the sequences.
+ */
+export function planKlReference(engine: Engine, plan: ModelPlan, model: TransformerConfig, reference: KlReference, seqLen: number): void {
+  if (reference.model.d_vocab !== model.d_vocab)
+    throw new Error(`loss.reference: its d_vocab is ${reference.model.d_vocab}, the model's ${model.d_vocab}; the KL needs one vocabulary`);
+  if (reference.model.n_ctx < seqLen)
+    throw new Error(`loss.reference: its n_ctx ${reference.model.n_ctx} is shorter than the sequences (${seqLen} tokens)`);
+  const c = (name: string) => moduleConstant(engine, name);
+  const layout = modelLayout(reference.model);
+  const params = engine.allocF32(layout.padded);
+  engine.f32(params, layout.padded).set(reference.weights);
+  const refPlan = planModel(engine, reference.model, layout, params, 0, plan.maxBatch, seqLen, { keepPatterns: false });
+  const refRow = engine.allocF32(model.d_vocab);
+  const words = engine.i32(plan.address, c("TF_LAYER0"));
+  // Both plans chunk the unembed by the same rule (same batch, T and d_vocab): the
+  // reference's logits buffer holds exactly the chunk the model's loss reads.
+  if (engine.i32(refPlan.address, c("TF_LAYER0"))[c("TF_CHUNK_SEQUENCES")] !== words[c("TF_CHUNK_SEQUENCES")])
+    throw new Error("planKlReference: the two plans chunk the unembed differently");
+  words[c("TF_KL_REFERENCE")] = refPlan.address;
+  words[c("TF_KL_REF_ROW")] = refRow;
+}

@@ -342,6 +342,9 @@ test("the transformer is refused with a clear message, and bad arguments exit 2 
   const t = wasi(["estimate", "--config", transformer]);
   assert.is(t.status, 1);
   assert.match(t.stderr, /^llc: ConfigError: model\.kind: the transformer is not supported in the WASI build yet/);
+  const kl = wasi(["estimate", "--config", writeConfig("rrr", "wasi-kl.json", (c) => { c.loss = { kind: "kl", reference: "w*" }; })]);
+  assert.is(kl.status, 1);
+  assert.match(kl.stderr, /^llc: ConfigError: loss: the "kl" loss \(a transformer loss/);
   const unknown = wasi(["estimate", "--config", transformer, "--chains", "3"]);
   assert.is(unknown.status, 2);
   assert.match(unknown.stderr, /^llc: UsageError: unknown argument "--chains"\nusage:/);

@@ -463,7 +463,11 @@ export function parseConfig(raw: JValue, source: string): Config {
   if ((v = f.get("comment")) != null) expectString(v, "comment", false);
   const c = new Config();
   c.model = checkModelSize(parseModel(required(f.get("model"), "model", 'an object such as {"kind": "mlp", "sizes": [...]}'), "model"), "model");
-  if ((v = f.get("loss")) != null) c.loss = expectOneOf(v, "loss", ["mse"]);
+  if ((v = f.get("loss")) != null) {
+    // The KL object {kind: "kl", reference} belongs to the transformer, which this build refuses above.
+    if (changetype<JValue>(v).isObject) configError("loss", 'the "kl" loss (a transformer loss, {"kind": "kl", "reference": ...}) is not supported in the WASI build; estimate it with Node, Deno or the browser');
+    c.loss = expectOneOf(v, "loss", ["mse"]);
+  }
   const pathExpected = "a non-empty string (a file path)";
   c.weights = expectString(required(f.get("weights"), "weights", pathExpected), "weights", true);
   c.data = expectString(required(f.get("data"), "data", pathExpected), "data", true);

@@ -119,3 +119,28 @@ export function referenceLoss(m: TransformerConfig, params: Params, tokens: numb
   });
   return total / count;
 }
+
+/** log softmax of one logit row, in f64. */
+function logSoftmax(row: number[]): number[] {
+  const max = Math.max(...row);
+  const logSum = Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0)) + max;
+  return row.map((v) => v - logSum);
+}
+
+/**
+ * Mean next-token KL(p_ref ‖ p_w) over every sequence's T − 1 predictions (the
+ * refined-LLC paper's KL loss): p_w the model `m` at `params`, p_ref the model
+ * `refModel` (any shape, the same vocabulary) at `refParams`.
+ */
+export function referenceKl(m: TransformerConfig, params: Params, refModel: TransformerConfig, refParams: Params, tokens: number[][]): number {
+  const logits = referenceLogits(m, params, tokens), refLogits = referenceLogits(refModel, refParams, tokens);
+  let total = 0, count = 0;
+  tokens.forEach((seq, b) => {
+    for (let p = 0; p + 1 < seq.length; p++) {
+      const logP = logSoftmax(logits[b][p]), logRef = logSoftmax(refLogits[b][p]);
+      total += logRef.reduce((s, lr, j) => s + Math.exp(lr) * (lr - logP[j]), 0);
+      count++;
+    }
+  });
+  return total / count;
+}
