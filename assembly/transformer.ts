@@ -54,6 +54,12 @@ export const TF_D_W_PACKED: i32 = 34; // [d_model, H·d_head]
 export const TF_RESID_FINAL: i32 = 35; // resid_L [R, d_model]
 export const TF_CHUNK_SEQUENCES: i32 = 36; // sequences per unembed/loss chunk (TF_LOGITS holds one chunk)
 export const TF_TOKEN_LOSSES: i32 = 37; // f64 [R]: row (b, p) gets the loss of predicting token p + 1 (0: not written)
+// i32 flags parallel to the plan words (0: nothing frozen, every gradient computed): entry i is 1 when
+// the tensor whose arena offset plan word i holds is frozen by a restriction (its whole mask is 0).
+// The backward then skips that tensor's weight gradient, and every product below the lowest
+// layer that has a moving tensor (lowestMoving); the moving tensors' gradients keep their bits,
+// and the SGLD update reads a gradient only through M ⊙ (sgld.ts), so frozen entries stay 0.
+export const TF_FROZEN: i32 = 39;
 export const TF_LAYER0: i32 = 40;
 // Per layer: arena offsets, then buffers.
 export const TFL_LN_W: i32 = 0;
@@ -127,6 +133,37 @@ export const TF_LAYER_WORDS: i32 = 35;
 /** Address of the tensor at arena float offset `offset` (0 when absent, offset −1). */
 @inline function tensorAt(base: usize, offset: i32): usize {
   return offset < 0 ? 0 : base + (<usize>offset << 2);
+}
+
+/** Whether the tensor whose arena offset is in plan word i exists and moves (TF_FROZEN). */
+@inline function moving(plan: usize, i: i32): bool {
+  if (word(plan, i) < 0) return false;
+  const frozen = buffer(plan, TF_FROZEN);
+  return frozen == 0 || load<i32>(frozen + (<usize>i << 2)) == 0;
+}
+/** Gradient address of the tensor at plan word i, or 0 when it is absent or frozen. */
+@inline function gradAt(plan: usize, g: usize, i: i32): usize {
+  return moving(plan, i) ? tensorAt(g, word(plan, i)) : 0;
+}
+@inline function layerIndex(l: i32, field: i32): i32 {
+  return TF_LAYER0 + l * TF_LAYER_WORDS + field;
+}
+/**
+ * The lowest place whose parameters move: −1 for the embeddings (W_E, or W_pos, which the
+ * shortformer also reads in every block), else the lowest block with a moving tensor, else
+ * `layers` for ln_final, else layers + 1 (only the unembed moves). The backward needs
+ * ∂L/∂resid_l only for l above it.
+ */
+function lowestMoving(plan: usize, layers: i32): i32 {
+  if (moving(plan, TF_W_E) || moving(plan, TF_W_POS)) return -1;
+  for (let l = 0; l < layers; l++)
+    for (let f = TFL_LN_W; f <= TFL_B_O; f++) if (moving(plan, layerIndex(l, f))) return l;
+  return moving(plan, TF_LNF_W) || moving(plan, TF_LNF_B) ? layers : layers + 1;
+}
+/** Whether block l has a moving tensor that its ∂z (attention backward) leads to: ln1, W_Q/K/V, b_Q/K/V. */
+function movesBeforeAttention(plan: usize, l: i32): bool {
+  for (let f = TFL_LN_W; f <= TFL_B_V; f++) if (f != TFL_W_O && moving(plan, layerIndex(l, f))) return true;
+  return false;
 }
 
 /** packed[i, h·dh + e] = W[h, i, e]: TL's per-head [H, d_model, d_head] as one [d_model, H·d_head] matrix. */
@@ -268,6 +305,8 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
   const WU = tensorAt(w, word(plan, TF_W_U)), bU = tensorAt(w, word(plan, TF_B_U));
   const dXf = useLN ? dX : dResid;
   const chunkSequences = min(word(plan, TF_CHUNK_SEQUENCES), batch);
+  const lowest = withGrad ? lowestMoving(plan, layers) : 0;
+  const dWU = withGrad ? gradAt(plan, g, TF_W_U) : 0, dbU = withGrad ? gradAt(plan, g, TF_B_U) : 0;
   // One running f64 sum and one gradient scale 1/count for every chunk: any chunk size
   // gives the bits of the whole batch at once (crossEntropySum).
   const count = batch * (T - 1);
@@ -282,12 +321,12 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
     const nll = buffer(plan, TF_TOKEN_LOSSES);
     lossSum = crossEntropySum(logits, tokens + (rowBase << 2), sequences, T, dVocab, dLogits, count, lossSum, nll ? nll + (rowBase << 3) : 0);
     if (!withGrad) continue;
-    matmulAtB(tensorAt(g, word(plan, TF_W_U)), xfChunk, dLogits, dModel, dVocab, rows, 1, scratch);
-    if (bU) biasGrad(tensorAt(g, word(plan, TF_B_U)), dLogits, rows, dVocab, 1);
-    matmulABt(dXf + ((rowBase * <usize>dModel) << 2), dLogits, WU, rows, dModel, dVocab, 0, scratch);
+    if (dWU) matmulAtB(dWU, xfChunk, dLogits, dModel, dVocab, rows, 1, scratch);
+    if (dbU) biasGrad(dbU, dLogits, rows, dVocab, 1);
+    if (lowest <= layers) matmulABt(dXf + ((rowBase * <usize>dModel) << 2), dLogits, WU, rows, dModel, dVocab, 0, scratch);
   }
   const loss = T > 1 ? lossSum / <f64>count : NaN;
-  if (!withGrad) return loss;
+  if (!withGrad || lowest > layers) return loss;
 
   // ---- backward through the blocks
   if (useLN) {
@@ -296,39 +335,51 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
   }
   const dq = buffer(plan, TF_D_Q), dk = buffer(plan, TF_D_K), dv = buffer(plan, TF_D_V), dz = buffer(plan, TF_D_Z);
   const dPacked = buffer(plan, TF_D_W_PACKED);
-  for (let l = layers - 1; l >= 0; l--) {
+  for (let l = layers - 1; l >= max(lowest, 0); l--) {
+    // ∂L/∂resid_l is needed only by moving tensors below this block.
+    const needInput = l > lowest;
     const resid = layerBuffer(plan, l, TFL_RESID);
     const x = layerBuffer(plan, l, TFL_X), qkIn = layerBuffer(plan, l, TFL_QK_IN);
     const z = layerBuffer(plan, l, TFL_Z);
     // ∂L/∂attn_out = ∂L/∂resid_{l+1} (dResid holds it; the skip path keeps it for resid_l).
-    matmulAtB(tensorAt(g, layerWord(plan, l, TFL_W_O)), z, dResid, width, dModel, R, 1, scratch);
-    const bO = layerWord(plan, l, TFL_B_O);
-    if (bO >= 0) biasGrad(tensorAt(g, bO), dResid, R, dModel, 1);
-    matmulABt(dz, dResid, tensorAt(w, layerWord(plan, l, TFL_W_O)), R, width, dModel, 0, scratch);
-    // P from the stored pattern when the plan keeps one, else recomputed from the
-    // row statistics: the same bits (attention.ts), so keepPatterns never changes a result.
-    attentionBackward(dq, dk, dv, dz, layerBuffer(plan, l, TFL_PATTERN), layerBuffer(plan, l, TFL_STATS),
-      layerBuffer(plan, l, TFL_Q), layerBuffer(plan, l, TFL_K), layerBuffer(plan, l, TFL_V), batch, T, heads, dHead, scratch);
-    for (let p = 0; p < 3; p++) {
-      const input = p == 2 ? x : qkIn;
-      const grad = p == 0 ? dq : p == 1 ? dk : dv;
-      matmulAtB(dPacked, input, grad, dModel, width, R, 0, scratch);
-      unpackHeads(tensorAt(g, layerWord(plan, l, projectionWeight(p))), dPacked, heads, dModel, dHead);
-      const bias = layerWord(plan, l, projectionBias(p));
-      if (bias >= 0) biasGrad(tensorAt(g, bias), grad, R, width, 1);
-      // ∂L/∂(q/k input) and ∂L/∂(v input): q and k first, so the shortformer's W_pos
-      // gradient can be taken from their sum before v's term is added.
-      matmulABt(dX, grad, layerBuffer(plan, l, projectionPacked(p)), R, dModel, width, p == 0 ? 0 : 1, scratch);
-      if (p == 1 && shortformer) posEmbedBackward(tensorAt(g, word(plan, TF_W_POS)), dX, batch, T, dModel);
+    const dWO = gradAt(plan, g, layerIndex(l, TFL_W_O)), dbO = gradAt(plan, g, layerIndex(l, TFL_B_O));
+    if (dWO) matmulAtB(dWO, z, dResid, width, dModel, R, 1, scratch);
+    if (dbO) biasGrad(dbO, dResid, R, dModel, 1);
+    const lnMoves = moving(plan, layerIndex(l, TFL_LN_W)) || moving(plan, layerIndex(l, TFL_LN_B));
+    if (needInput || movesBeforeAttention(plan, l)) {
+      matmulABt(dz, dResid, tensorAt(w, layerWord(plan, l, TFL_W_O)), R, width, dModel, 0, scratch);
+      // P from the stored pattern when the plan keeps one, else recomputed from the
+      // row statistics: the same bits (attention.ts), so keepPatterns never changes a result.
+      attentionBackward(dq, dk, dv, dz, layerBuffer(plan, l, TFL_PATTERN), layerBuffer(plan, l, TFL_STATS),
+        layerBuffer(plan, l, TFL_Q), layerBuffer(plan, l, TFL_K), layerBuffer(plan, l, TFL_V), batch, T, heads, dHead, scratch);
+      for (let p = 0; p < 3; p++) {
+        const input = p == 2 ? x : qkIn;
+        const grad = p == 0 ? dq : p == 1 ? dk : dv;
+        const dW = gradAt(plan, g, layerIndex(l, projectionWeight(p)));
+        if (dW) {
+          matmulAtB(dPacked, input, grad, dModel, width, R, 0, scratch);
+          unpackHeads(dW, dPacked, heads, dModel, dHead);
+        }
+        const dBias = gradAt(plan, g, layerIndex(l, projectionBias(p)));
+        if (dBias) biasGrad(dBias, grad, R, width, 1);
+        if (!needInput && !lnMoves) continue;
+        // ∂L/∂(q/k input) and ∂L/∂(v input): q and k first, so the shortformer's W_pos
+        // gradient can be taken from their sum before v's term is added.
+        matmulABt(dX, grad, layerBuffer(plan, l, projectionPacked(p)), R, dModel, width, p == 0 ? 0 : 1, scratch);
+        if (p == 1 && shortformer && moving(plan, TF_W_POS)) posEmbedBackward(tensorAt(g, word(plan, TF_W_POS)), dX, batch, T, dModel);
+      }
     }
     if (useLN) {
-      layerNormBackward(dResid, tensorAt(g, layerWord(plan, l, TFL_LN_W)), tensorAt(g, layerWord(plan, l, TFL_LN_B)), dX, resid,
-        layerBuffer(plan, l, TFL_MEAN), layerBuffer(plan, l, TFL_RSTD), tensorAt(w, layerWord(plan, l, TFL_LN_W)), R, dModel, 1);
-    } else {
+      if (needInput || lnMoves) {
+        layerNormBackward(dResid, tensorAt(g, layerWord(plan, l, TFL_LN_W)), tensorAt(g, layerWord(plan, l, TFL_LN_B)), dX, resid,
+          layerBuffer(plan, l, TFL_MEAN), layerBuffer(plan, l, TFL_RSTD), tensorAt(w, layerWord(plan, l, TFL_LN_W)), R, dModel, 1);
+      }
+    } else if (needInput) {
       vectorAdd(dResid, dResid, dX, R * dModel);
     }
   }
-  embeddingBackward(tensorAt(g, word(plan, TF_W_E)), tokens, dResid, R, dModel, dVocab);
-  if (!shortformer) posEmbedBackward(tensorAt(g, word(plan, TF_W_POS)), dResid, batch, T, dModel);
+  if (lowest >= 0) return loss;
+  if (moving(plan, TF_W_E)) embeddingBackward(tensorAt(g, word(plan, TF_W_E)), tokens, dResid, R, dModel, dVocab);
+  if (!shortformer && moving(plan, TF_W_POS)) posEmbedBackward(tensorAt(g, word(plan, TF_W_POS)), dResid, batch, T, dModel);
   return loss;
 }

@@ -6,7 +6,7 @@
 import type { Engine } from "./engine.ts";
 import type { EstimateConfig, SamplerConfig, TransformerConfig } from "./config.ts";
 import { formatShape, restrictionMask, type Layout } from "./arena.ts";
-import { modelDims, modelLayout, planModel, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
+import { freezeTensors, modelDims, modelLayout, planModel, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
 import { createChainRunner, ChainDivergedError, EstimateError, type ChainTraces, type Divergence, type Progress, type RunOptions } from "./sampler.ts";
 
 export { EstimateError };
@@ -43,6 +43,8 @@ export interface EstimateOptions {
   /** Traces of chains finished by an earlier, interrupted run of the same job (resume). */
   completed?: ChainTraces[];
   signal?: AbortSignal;
+  /** Compute every gradient even where `restrict` freezes whole tensors (freezeTensors off): the reference path of the bit-identity test and the bench. */
+  fullBackward?: boolean;
 }
 
 export interface EstimateResult {
@@ -211,7 +213,7 @@ export interface PreparedEstimate {
 }
 
 /** Check the inputs against the model, plan every buffer in `engine` once, and evaluate L0. */
-export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: EstimateInputs): PreparedEstimate {
+export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: EstimateInputs, options: Pick<EstimateOptions, "fullBackward"> = {}): PreparedEstimate {
   const { sampler } = config;
   const layout = modelLayout(config.model);
   const wStar = loadWeights(layout, inputs.weights);
@@ -227,6 +229,7 @@ export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: 
   const params = engine.allocF32(layout.padded);
   const grads = engine.allocF32(layout.padded);
   const model = planModel(engine, config.model, layout, params, grads, sampler.batch_size, seqLen);
+  if (!options.fullBackward) freezeTensors(engine, model, mask);
   const runner = createChainRunner({ engine, model, sampler, nbeta, wStar, mask, x, y, n, params, grads });
 
   // L0 at w* (devinterp get_init_loss_multi_batch): the first `chains` batches in
@@ -250,7 +253,7 @@ export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: 
  * `partial` result (status "error") holds every draw taken before it.
  */
 export async function estimate(engine: Engine, config: EstimateConfig, inputs: EstimateInputs, options: EstimateOptions = {}): Promise<EstimateResult> {
-  const { initLoss, nbeta, runChain } = prepareEstimate(engine, config, inputs);
+  const { initLoss, nbeta, runChain } = prepareEstimate(engine, config, inputs, options);
   const summary = (traces: ChainTraces[], status: EstimateResult["status"]) => summarize(traces, initLoss, nbeta, config, engine.variant, status);
   const traces: ChainTraces[] = [];
   for (const done of options.completed ?? []) {
