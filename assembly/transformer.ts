@@ -22,7 +22,7 @@ import { attentionForward, attentionBackward } from "./attention";
 import { layerNormForward, layerNormBackward } from "./layernorm";
 import { embeddingForward, embeddingBackward, posEmbedAdd, posEmbedBackward } from "./embedding";
 import { crossEntropySum } from "./crossentropy";
-import { PLAN_D_IN, PLAN_PARAMS, PLAN_GRADS, PLAN_SCRATCH, PLAN_ARENA_FLOATS, planWord } from "./plan";
+import { PLAN_D_IN, PLAN_MAX_BATCH, PLAN_PARAMS, PLAN_GRADS, PLAN_SCRATCH, PLAN_ARENA_FLOATS, planWord } from "./plan";
 
 // Model words after the shared PLAN_* words (models.ts).
 export const TF_LAYERS: i32 = 10;
@@ -60,6 +60,16 @@ export const TF_TOKEN_LOSSES: i32 = 37; // f64 [R]: row (b, p) gets the loss of 
 // layer that has a moving tensor (lowestMoving); the moving tensors' gradients keep their bits,
 // and the SGLD update reads a gradient only through M ⊙ (sgld.ts), so frozen entries stay 0.
 export const TF_FROZEN: i32 = 39;
+// When every tensor below the lowest moving place (lowestMoving ≥ 1) is frozen, the activation
+// entering it is a function of the data row alone (frozen weights stay at w* bit for bit): the
+// row cache holds it per data row, filled once (transformerFillRowCache), and a step's forward
+// with gradient copies its batch's rows in instead of recomputing everything below. Each row's
+// activations do not depend on the other rows of its batch, so these are the bits of the full
+// forward. TF_ROW_CACHE: address of i32 [3] (RC_*), or 0: no cache.
+export const TF_ROW_CACHE: i32 = 38;
+export const RC_CACHE: i32 = 0; // f32 [n rows, T, d_model]
+export const RC_ROWS: i32 = 1; // i32 [max batch]: the data row of each batch row, written by chain.ts gatherBatch
+export const RC_PLACE: i32 = 2; // lowestMoving: the cache holds this block's resid (layers: resid_L; layers + 1: LN_f output)
 export const TF_LAYER0: i32 = 40;
 // Per layer: arena offsets, then buffers.
 export const TFL_LN_W: i32 = 0;
@@ -160,6 +170,35 @@ function lowestMoving(plan: usize, layers: i32): i32 {
     for (let f = TFL_LN_W; f <= TFL_B_O; f++) if (moving(plan, layerIndex(l, f))) return l;
   return moving(plan, TF_LNF_W) || moving(plan, TF_LNF_B) ? layers : layers + 1;
 }
+/** lowestMoving for the host: where freezeTensors may put the row cache. */
+export function transformerLowestMoving(plan: usize): i32 {
+  return lowestMoving(plan, word(plan, TF_LAYERS));
+}
+/** The activation buffer [R, d_model] entering place `place` (see RC_PLACE). */
+function placeBuffer(plan: usize, place: i32, layers: i32): usize {
+  return place < layers ? layerBuffer(plan, place, TFL_RESID) : place == layers ? buffer(plan, TF_RESID_FINAL) : buffer(plan, TF_FINAL_X);
+}
+@inline function rowCacheWord(plan: usize, field: i32): i32 {
+  return load<i32>(buffer(plan, TF_ROW_CACHE) + (<usize>field << 2));
+}
+/** Where gatherBatch writes the batch's data rows: 0 unless the plan has a row cache. */
+export function transformerBatchRows(plan: usize): usize {
+  return buffer(plan, TF_ROW_CACHE) ? <usize>rowCacheWord(plan, RC_ROWS) : 0;
+}
+/** Fill the row cache from the `n` token rows at X (i32 [n, T]) by forwards of up to max-batch rows. */
+export function transformerFillRowCache(plan: usize, X: usize, n: i32): void {
+  if (!buffer(plan, TF_ROW_CACHE)) return;
+  const T = word(plan, PLAN_D_IN), batch = word(plan, PLAN_MAX_BATCH), layers = word(plan, TF_LAYERS);
+  const rowBytes = <usize>(T * word(plan, TF_D_MODEL)) << 2;
+  const cache = <usize>rowCacheWord(plan, RC_CACHE);
+  const source = placeBuffer(plan, rowCacheWord(plan, RC_PLACE), layers);
+  for (let r0 = 0; r0 < n; r0 += batch) {
+    const rows = min(batch, n - r0);
+    transformerLoss(plan, X + (<usize>(r0 * T) << 2), rows, false); // without gradient: the full forward
+    memory.copy(cache + <usize>r0 * rowBytes, source, <usize>rows * rowBytes);
+  }
+}
+
 /** Whether block l has a moving tensor that its ∂z (attention backward) leads to: ln1, W_Q/K/V, b_Q/K/V. */
 function movesBeforeAttention(plan: usize, l: i32): bool {
   for (let f = TFL_LN_W; f <= TFL_B_V; f++) if (f != TFL_W_O && moving(plan, layerIndex(l, f))) return true;
@@ -241,11 +280,19 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
   const scratch = buffer(plan, PLAN_SCRATCH);
   const WE = tensorAt(w, word(plan, TF_W_E)), Wpos = tensorAt(w, word(plan, TF_W_POS));
 
-  // ---- forward
-  const resid0 = layerBuffer(plan, 0, TFL_RESID);
-  embeddingForward(resid0, tokens, WE, R, dModel, dVocab);
-  if (!shortformer) posEmbedAdd(resid0, resid0, Wpos, batch, T, dModel);
-  for (let l = 0; l < layers; l++) {
+  // ---- forward (from the row cache, with gradient, when the plan has one)
+  const cached = withGrad && buffer(plan, TF_ROW_CACHE) != 0;
+  const cachedPlace = cached ? rowCacheWord(plan, RC_PLACE) : 0;
+  if (cached) {
+    const rowBytes = <usize>(T * dModel) << 2;
+    const into = placeBuffer(plan, cachedPlace, layers), cache = <usize>rowCacheWord(plan, RC_CACHE), rows = <usize>rowCacheWord(plan, RC_ROWS);
+    for (let b = 0; b < batch; b++) memory.copy(into + <usize>b * rowBytes, cache + <usize>load<i32>(rows + (<usize>b << 2)) * rowBytes, rowBytes);
+  } else {
+    const resid0 = layerBuffer(plan, 0, TFL_RESID);
+    embeddingForward(resid0, tokens, WE, R, dModel, dVocab);
+    if (!shortformer) posEmbedAdd(resid0, resid0, Wpos, batch, T, dModel);
+  }
+  for (let l = min(cachedPlace, layers); l < layers; l++) {
     const resid = layerBuffer(plan, l, TFL_RESID);
     const next = l + 1 < layers ? layerBuffer(plan, l + 1, TFL_RESID) : buffer(plan, TF_RESID_FINAL);
     const x = layerBuffer(plan, l, TFL_X), qkIn = layerBuffer(plan, l, TFL_QK_IN);
@@ -291,7 +338,7 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
   }
   const residFinal = buffer(plan, TF_RESID_FINAL);
   const xf = buffer(plan, TF_FINAL_X);
-  if (useLN) {
+  if (useLN && cachedPlace <= layers) {
     layerNormForward(xf, buffer(plan, TF_FINAL_MEAN), buffer(plan, TF_FINAL_RSTD), residFinal,
       tensorAt(w, word(plan, TF_LNF_W)), tensorAt(w, word(plan, TF_LNF_B)), R, dModel);
   }

@@ -32,7 +32,7 @@ export async function transformerChain(variant: Variant, model: TransformerConfi
   const params = engine.allocF32(layout.padded), grads = engine.allocF32(layout.padded);
   const plan = planModel(engine, model, layout, params, grads, BATCH, T);
   const mask = restrictionMask(layout, restrict, transformerSelector(model, layout), TRANSFORMER_SELECTORS);
-  if (!fullBackward) freezeTensors(engine, plan, mask);
+  if (!fullBackward) freezeTensors(engine, plan, mask, { rows: nSeq, rowsDrawn: Infinity }); // run() reruns the chain: the cache pays off
   const wStar = fillUniform(new Float32Array(layout.padded), 1).map((v, i) => (i < layout.size ? v * 0.05 : 0));
   const tokens = Int32Array.from({ length: nSeq * T }, (_, i) => (i * 7919) % model.d_vocab);
   const runner = createChainRunner({ engine, model: plan, sampler, nbeta: 30, wStar, mask, x: tokens, y: new Float32Array(0), n: nSeq, params, grads });

@@ -43,7 +43,7 @@ export interface EstimateOptions {
   /** Traces of chains finished by an earlier, interrupted run of the same job (resume). */
   completed?: ChainTraces[];
   signal?: AbortSignal;
-  /** Compute every gradient even where `restrict` freezes whole tensors (freezeTensors off): the reference path of the bit-identity test and the bench. */
+  /** Compute every gradient, and every activation at every step, even where `restrict` freezes whole tensors (freezeTensors off): the reference path of the bit-identity test and the bench. */
   fullBackward?: boolean;
 }
 
@@ -229,7 +229,8 @@ export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: 
   const params = engine.allocF32(layout.padded);
   const grads = engine.allocF32(layout.padded);
   const model = planModel(engine, config.model, layout, params, grads, sampler.batch_size, seqLen);
-  if (!options.fullBackward) freezeTensors(engine, model, mask);
+  const rowsDrawn = sampler.chains * (sampler.burnin + sampler.draws * sampler.thin) * sampler.batch_size;
+  if (!options.fullBackward) freezeTensors(engine, model, mask, { rows: n, rowsDrawn });
   const runner = createChainRunner({ engine, model, sampler, nbeta, wStar, mask, x, y, n, params, grads });
 
   // L0 at w* (devinterp get_init_loss_multi_batch): the first `chains` batches in

@@ -182,6 +182,7 @@ export function createChainRunner(setup: ChainSetup): ChainRunner {
   for (const [name, value] of buffers) planWords[c(name)] = value;
   const planHypers = engine.f64(plan + words * 4, (planBytes - words * 4) / 8);
   for (const [name, value] of hypers) planHypers[c(name)] = value;
+  k.chainFillRowCache(plan); // the activations below a restriction's lowest moving block, once per data row (models.ts freezeTensors)
   const records = engine.f64(planWords[c("CH_RECORDS")], STEPS_PER_CALL * recordWords);
   const REC = {
     loss: c("REC_LOSS"), mala: c("REC_MALA"), grad: c("REC_GRAD_SQ"), noise: c("REC_NOISE_SQ"),

@@ -89,4 +89,21 @@ test("freezeTensors: frozen tensors get no gradient, moving ones the full backwa
   }
 });
 
+test("freezeTensors: the row cache is planned where everything below a block is frozen and the chains draw more rows than the data has", async () => {
+  const m = base;
+  const layout = modelLayout(m);
+  const cacheWord = async (restrict: string[], rows: number, rowsDrawn: number) => {
+    const engine = await loadEngine("simd");
+    const plan = planModel(engine, m, layout, engine.allocF32(layout.padded), engine.allocF32(layout.padded), 4, m.n_ctx);
+    freezeTensors(engine, plan, restrictionMask(layout, restrict, transformerSelector(m, layout), TRANSFORMER_SELECTORS), { rows, rowsDrawn });
+    const descriptor = engine.i32(plan.address, 64)[moduleConstant(engine, "TF_ROW_CACHE")];
+    return descriptor === 0 ? null : engine.i32(descriptor, 3)[moduleConstant(engine, "RC_PLACE")];
+  };
+  assert.is(await cacheWord(["l1h0"], 10, 100), 1, "l1h0: resid_1");
+  assert.is(await cacheWord(["ln_final.w"], 10, 100), 2, "ln_final: resid_L");
+  assert.is(await cacheWord(["unembed"], 10, 100), 3, "unembed: LN_f's output");
+  assert.is(await cacheWord(["l0h0"], 10, 100), null, "nothing below layer 0 to cache");
+  assert.is(await cacheWord(["l1h0"], 100, 100), null, "the chains draw no more rows than the data has");
+});
+
 test.run();
