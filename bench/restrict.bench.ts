@@ -9,9 +9,9 @@ import { DEFAULT_TRAIN_MODEL } from "../src/train-job.ts";
 import { BATCH, DEFAULT_LABEL, transformerChain } from "./transformer.bench.ts";
 import { interleavedRounds, median, printTable, type BenchRecord } from "./common.ts";
 
-const STEPS_PER_CALL = 4;
-const ROUNDS = 7;
-const ROUND_MS = 800;
+const STEPS_PER_CALL = 2;
+const ROUNDS = 11;
+const ROUND_MS = 500;
 const CASES: [label: string, restrict: string[] | null, fullBackward: boolean][] = [
   ["none", null, false],
   ["l0h0", ["l0h0"], false],
