@@ -7,6 +7,8 @@
 // f64 hyperparameters; src/sampler.ts mirrors these offsets.
 
 import { modelLoss, modelLossGrad, PLAN_D_IN, PLAN_D_OUT } from "./models";
+import { PLAN_KIND, MODEL_TRANSFORMER } from "./plan";
+import { transformerBatchRows, transformerFillRowCache } from "./transformer";
 import { sgldStep, sgldStat, malaAcceptance, METHOD_SGLD, STAT_GRAD_SQ, STAT_NOISE_SQ, STAT_DIST_SQ, STAT_WEIGHT_SQ, STAT_LOCAL_SQ, STAT_DECAY_SQ, STAT_FORWARD_SQ, STAT_BACKWARD_SQ } from "./sgld";
 import { fillNormals, uniformBelow, STREAM_NOISE, STREAM_SHUFFLE } from "./rng";
 
@@ -95,11 +97,24 @@ function copyRow(dst: usize, src: usize, row: i32, width: i32, dstRow: i32): voi
  * order, so every batch has exactly `batch` distinct rows within an epoch and an
  * epoch boundary may fall inside a batch.
  */
+@inline function isTransformer(model: usize): bool {
+  return load<i32>(model + (<usize>PLAN_KIND << 2)) == MODEL_TRANSFORMER;
+}
+
+/** Fill the model's row cache (transformer.ts TF_ROW_CACHE) from the chain's data rows at w = w*; no-op without one. */
+export function chainFillRowCache(plan: usize): void {
+  const model = <usize>word(plan, CH_MODEL);
+  if (!isTransformer(model) || transformerBatchRows(model) == 0) return;
+  memory.copy(<usize>word(plan, CH_W), <usize>word(plan, CH_W_STAR), <usize>word(plan, CH_PARAMS) << 2);
+  transformerFillRowCache(model, <usize>word(plan, CH_X), word(plan, CH_N));
+}
+
 function gatherBatch(plan: usize): void {
   const model = <usize>word(plan, CH_MODEL);
   const dIn = load<i32>(model + (<usize>PLAN_D_IN << 2)), dOut = load<i32>(model + (<usize>PLAN_D_OUT << 2));
   const n = word(plan, CH_N), batch = word(plan, CH_BATCH);
   const perm = <usize>word(plan, CH_PERM);
+  const cacheRows = isTransformer(model) ? transformerBatchRows(model) : 0;
   for (let b = 0; b < batch; b++) {
     let pos = word(plan, CH_POS);
     if (pos == n) {
@@ -110,6 +125,7 @@ function gatherBatch(plan: usize): void {
     const row = load<i32>(perm + (<usize>pos << 2));
     copyRow(<usize>word(plan, CH_XB), <usize>word(plan, CH_X), row, dIn, b);
     copyRow(<usize>word(plan, CH_YB), <usize>word(plan, CH_Y), row, dOut, b);
+    if (cacheRows) store<i32>(cacheRows + (<usize>b << 2), row);
     setWord(plan, CH_POS, pos + 1);
   }
 }

@@ -22,7 +22,7 @@ import { attentionForward, attentionBackward } from "./attention";
 import { layerNormForward, layerNormBackward } from "./layernorm";
 import { embeddingForward, embeddingBackward, posEmbedAdd, posEmbedBackward } from "./embedding";
 import { crossEntropySum, klSum } from "./crossentropy";
-import { PLAN_D_IN, PLAN_PARAMS, PLAN_GRADS, PLAN_SCRATCH, PLAN_ARENA_FLOATS, planWord } from "./plan";
+import { PLAN_D_IN, PLAN_MAX_BATCH, PLAN_PARAMS, PLAN_GRADS, PLAN_SCRATCH, PLAN_ARENA_FLOATS, planWord } from "./plan";
 
 // Model words after the shared PLAN_* words (models.ts).
 export const TF_LAYERS: i32 = 10;
@@ -59,7 +59,23 @@ export const TF_TOKEN_LOSSES: i32 = 37; // f64 [R]: row (b, p) gets the loss of 
 // and an f32 [d_vocab] scratch row for its exponentials.
 export const TF_KL_REFERENCE: i32 = 38;
 export const TF_KL_REF_ROW: i32 = 39;
-export const TF_LAYER0: i32 = 40;
+// i32 flags parallel to the plan words (0: nothing frozen, every gradient computed): entry i is 1 when
+// the tensor whose arena offset plan word i holds is frozen by a restriction (its whole mask is 0).
+// The backward then skips that tensor's weight gradient, and every product below the lowest
+// layer that has a moving tensor (lowestMoving); the moving tensors' gradients keep their bits,
+// and the SGLD update reads a gradient only through M ⊙ (sgld.ts), so frozen entries stay 0.
+export const TF_FROZEN: i32 = 41;
+// When every tensor below the lowest moving place (lowestMoving ≥ 1) is frozen, the activation
+// entering it is a function of the data row alone (frozen weights stay at w* bit for bit): the
+// row cache holds it per data row, filled once (transformerFillRowCache), and a step's forward
+// with gradient copies its batch's rows in instead of recomputing everything below. Each row's
+// activations do not depend on the other rows of its batch, so these are the bits of the full
+// forward. TF_ROW_CACHE: address of i32 [3] (RC_*), or 0: no cache.
+export const TF_ROW_CACHE: i32 = 40;
+export const RC_CACHE: i32 = 0; // f32 [n rows, T, d_model]
+export const RC_ROWS: i32 = 1; // i32 [max batch]: the data row of each batch row, written by chain.ts gatherBatch
+export const RC_PLACE: i32 = 2; // lowestMoving: the cache holds this block's resid (layers: resid_L; layers + 1: LN_f output)
+export const TF_LAYER0: i32 = 42;
 // Per layer: arena offsets, then buffers.
 export const TFL_LN_W: i32 = 0;
 export const TFL_LN_B: i32 = 1;
@@ -134,6 +150,66 @@ export const TF_LAYER_WORDS: i32 = 35;
   return offset < 0 ? 0 : base + (<usize>offset << 2);
 }
 
+/** Whether the tensor whose arena offset is in plan word i exists and moves (TF_FROZEN). */
+@inline function moving(plan: usize, i: i32): bool {
+  if (word(plan, i) < 0) return false;
+  const frozen = buffer(plan, TF_FROZEN);
+  return frozen == 0 || load<i32>(frozen + (<usize>i << 2)) == 0;
+}
+/** Gradient address of the tensor at plan word i, or 0 when it is absent or frozen. */
+@inline function gradAt(plan: usize, g: usize, i: i32): usize {
+  return moving(plan, i) ? tensorAt(g, word(plan, i)) : 0;
+}
+@inline function layerIndex(l: i32, field: i32): i32 {
+  return TF_LAYER0 + l * TF_LAYER_WORDS + field;
+}
+/**
+ * The lowest place whose parameters move: −1 for the embeddings (W_E, or W_pos, which the
+ * shortformer also reads in every block), else the lowest block with a moving tensor, else
+ * `layers` for ln_final, else layers + 1 (only the unembed moves). The backward needs
+ * ∂L/∂resid_l only for l above it.
+ */
+function lowestMoving(plan: usize, layers: i32): i32 {
+  if (moving(plan, TF_W_E) || moving(plan, TF_W_POS)) return -1;
+  for (let l = 0; l < layers; l++)
+    for (let f = TFL_LN_W; f <= TFL_B_O; f++) if (moving(plan, layerIndex(l, f))) return l;
+  return moving(plan, TF_LNF_W) || moving(plan, TF_LNF_B) ? layers : layers + 1;
+}
+/** lowestMoving for the host: where freezeTensors may put the row cache. */
+export function transformerLowestMoving(plan: usize): i32 {
+  return lowestMoving(plan, word(plan, TF_LAYERS));
+}
+/** The activation buffer [R, d_model] entering place `place` (see RC_PLACE). */
+function placeBuffer(plan: usize, place: i32, layers: i32): usize {
+  return place < layers ? layerBuffer(plan, place, TFL_RESID) : place == layers ? buffer(plan, TF_RESID_FINAL) : buffer(plan, TF_FINAL_X);
+}
+@inline function rowCacheWord(plan: usize, field: i32): i32 {
+  return load<i32>(buffer(plan, TF_ROW_CACHE) + (<usize>field << 2));
+}
+/** Where gatherBatch writes the batch's data rows: 0 unless the plan has a row cache. */
+export function transformerBatchRows(plan: usize): usize {
+  return buffer(plan, TF_ROW_CACHE) ? <usize>rowCacheWord(plan, RC_ROWS) : 0;
+}
+/** Fill the row cache from the `n` token rows at X (i32 [n, T]) by forwards of up to max-batch rows. */
+export function transformerFillRowCache(plan: usize, X: usize, n: i32): void {
+  if (!buffer(plan, TF_ROW_CACHE)) return;
+  const T = word(plan, PLAN_D_IN), batch = word(plan, PLAN_MAX_BATCH), layers = word(plan, TF_LAYERS);
+  const rowBytes = <usize>(T * word(plan, TF_D_MODEL)) << 2;
+  const cache = <usize>rowCacheWord(plan, RC_CACHE);
+  const source = placeBuffer(plan, rowCacheWord(plan, RC_PLACE), layers);
+  for (let r0 = 0; r0 < n; r0 += batch) {
+    const rows = min(batch, n - r0);
+    transformerLoss(plan, X + (<usize>(r0 * T) << 2), rows, false); // without gradient: the full forward
+    memory.copy(cache + <usize>r0 * rowBytes, source, <usize>rows * rowBytes);
+  }
+}
+
+/** Whether block l has a moving tensor that its ∂z (attention backward) leads to: ln1, W_Q/K/V, b_Q/K/V. */
+function movesBeforeAttention(plan: usize, l: i32): bool {
+  for (let f = TFL_LN_W; f <= TFL_B_V; f++) if (f != TFL_W_O && moving(plan, layerIndex(l, f))) return true;
+  return false;
+}
+
 /** packed[i, h·dh + e] = W[h, i, e]: TL's per-head [H, d_model, d_head] as one [d_model, H·d_head] matrix. */
 function packHeads(packed: usize, W: usize, heads: i32, dModel: i32, dHead: i32): void {
   const width = heads * dHead;
@@ -195,9 +271,11 @@ function readSecondStream(plan: usize, l: i32, p: i32, out: usize, altInput: usi
 
 /**
  * The forward pass of `batch` token sequences up to the unembed's input: every
- * activation the backward reads, and LN_f(resid_L) in TF_FINAL_X.
+ * activation the backward reads, and LN_f(resid_L) in TF_FINAL_X. With `withGrad`
+ * and a row cache in the plan, the activations below the lowest moving place are
+ * copied from the cache instead of recomputed (the same bits: see TF_ROW_CACHE).
  */
-function transformerForward(plan: usize, tokens: usize, batch: i32): void {
+function transformerForward(plan: usize, tokens: usize, batch: i32, withGrad: bool): void {
   const layers = word(plan, TF_LAYERS), heads = word(plan, TF_HEADS);
   const dModel = word(plan, TF_D_MODEL), dHead = word(plan, TF_D_HEAD), dVocab = word(plan, TF_D_VOCAB);
   const T = word(plan, PLAN_D_IN);
@@ -208,11 +286,19 @@ function transformerForward(plan: usize, tokens: usize, batch: i32): void {
   const scratch = buffer(plan, PLAN_SCRATCH);
   const WE = tensorAt(w, word(plan, TF_W_E)), Wpos = tensorAt(w, word(plan, TF_W_POS));
 
-  // ---- forward
-  const resid0 = layerBuffer(plan, 0, TFL_RESID);
-  embeddingForward(resid0, tokens, WE, R, dModel, dVocab);
-  if (!shortformer) posEmbedAdd(resid0, resid0, Wpos, batch, T, dModel);
-  for (let l = 0; l < layers; l++) {
+  // ---- forward (from the row cache, with gradient, when the plan has one)
+  const cached = withGrad && buffer(plan, TF_ROW_CACHE) != 0;
+  const cachedPlace = cached ? rowCacheWord(plan, RC_PLACE) : 0;
+  if (cached) {
+    const rowBytes = <usize>(T * dModel) << 2;
+    const into = placeBuffer(plan, cachedPlace, layers), cache = <usize>rowCacheWord(plan, RC_CACHE), rows = <usize>rowCacheWord(plan, RC_ROWS);
+    for (let b = 0; b < batch; b++) memory.copy(into + <usize>b * rowBytes, cache + <usize>load<i32>(rows + (<usize>b << 2)) * rowBytes, rowBytes);
+  } else {
+    const resid0 = layerBuffer(plan, 0, TFL_RESID);
+    embeddingForward(resid0, tokens, WE, R, dModel, dVocab);
+    if (!shortformer) posEmbedAdd(resid0, resid0, Wpos, batch, T, dModel);
+  }
+  for (let l = min(cachedPlace, layers); l < layers; l++) {
     const resid = layerBuffer(plan, l, TFL_RESID);
     const next = l + 1 < layers ? layerBuffer(plan, l + 1, TFL_RESID) : buffer(plan, TF_RESID_FINAL);
     const x = layerBuffer(plan, l, TFL_X), qkIn = layerBuffer(plan, l, TFL_QK_IN);
@@ -256,8 +342,8 @@ function transformerForward(plan: usize, tokens: usize, batch: i32): void {
       blockOutput(layerBuffer(plan, l + 1, TFL_ALT_RESID), altZ, WO, bO, resid, R, dModel, width, scratch);
     }
   }
-  if (useLN) {
-    const residFinal = buffer(plan, TF_RESID_FINAL), xf = buffer(plan, TF_FINAL_X);
+  const residFinal = buffer(plan, TF_RESID_FINAL), xf = buffer(plan, TF_FINAL_X);
+  if (useLN && cachedPlace <= layers) {
     layerNormForward(xf, buffer(plan, TF_FINAL_MEAN), buffer(plan, TF_FINAL_RSTD), residFinal,
       tensorAt(w, word(plan, TF_LNF_W)), tensorAt(w, word(plan, TF_LNF_B)), R, dModel);
   }
@@ -287,12 +373,12 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
   const useLN = word(plan, TF_LAYER_NORM) != 0, shortformer = word(plan, TF_SHORTFORMER) != 0;
   const w = <usize>word(plan, PLAN_PARAMS);
   const scratch = buffer(plan, PLAN_SCRATCH);
-  transformerForward(plan, tokens, batch);
+  transformerForward(plan, tokens, batch, withGrad);
   const residFinal = buffer(plan, TF_RESID_FINAL);
   const xf = buffer(plan, TF_FINAL_X);
   // KL loss: the reference model's forward on the same tokens (its logits per chunk below).
   const reference = buffer(plan, TF_KL_REFERENCE);
-  if (reference) transformerForward(reference, tokens, batch);
+  if (reference) transformerForward(reference, tokens, batch, false); // forward only: the reference plan has no cache
 
   // ---- unembed and loss, a chunk of whole sequences at a time: the logits of a
   // whole batch would dominate memory (32·1024·5000 floats at the paper's size).
@@ -304,6 +390,8 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
   const WU = tensorAt(w, word(plan, TF_W_U)), bU = tensorAt(w, word(plan, TF_B_U));
   const dXf = useLN ? dX : dResid;
   const chunkSequences = min(word(plan, TF_CHUNK_SEQUENCES), batch);
+  const lowest = withGrad ? lowestMoving(plan, layers) : 0;
+  const dWU = withGrad ? gradAt(plan, g, TF_W_U) : 0, dbU = withGrad ? gradAt(plan, g, TF_B_U) : 0;
   // One running f64 sum and one gradient scale 1/count for every chunk: any chunk size
   // gives the bits of the whole batch at once (crossEntropySum).
   const count = batch * (T - 1);
@@ -323,12 +411,12 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
       lossSum = crossEntropySum(logits, tokens + (rowBase << 2), sequences, T, dVocab, dLogits, count, lossSum, nll ? nll + (rowBase << 3) : 0);
     }
     if (!withGrad) continue;
-    matmulAtB(tensorAt(g, word(plan, TF_W_U)), xfChunk, dLogits, dModel, dVocab, rows, 1, scratch);
-    if (bU) biasGrad(tensorAt(g, word(plan, TF_B_U)), dLogits, rows, dVocab, 1);
-    matmulABt(dXf + ((rowBase * <usize>dModel) << 2), dLogits, WU, rows, dModel, dVocab, 0, scratch);
+    if (dWU) matmulAtB(dWU, xfChunk, dLogits, dModel, dVocab, rows, 1, scratch);
+    if (dbU) biasGrad(dbU, dLogits, rows, dVocab, 1);
+    if (lowest <= layers) matmulABt(dXf + ((rowBase * <usize>dModel) << 2), dLogits, WU, rows, dModel, dVocab, 0, scratch);
   }
   const loss = T > 1 ? lossSum / <f64>count : NaN;
-  if (!withGrad) return loss;
+  if (!withGrad || lowest > layers) return loss;
 
   // ---- backward through the blocks
   if (useLN) {
@@ -337,39 +425,51 @@ export function transformerLoss(plan: usize, tokens: usize, batch: i32, withGrad
   }
   const dq = buffer(plan, TF_D_Q), dk = buffer(plan, TF_D_K), dv = buffer(plan, TF_D_V), dz = buffer(plan, TF_D_Z);
   const dPacked = buffer(plan, TF_D_W_PACKED);
-  for (let l = layers - 1; l >= 0; l--) {
+  for (let l = layers - 1; l >= max(lowest, 0); l--) {
+    // ∂L/∂resid_l is needed only by moving tensors below this block.
+    const needInput = l > lowest;
     const resid = layerBuffer(plan, l, TFL_RESID);
     const x = layerBuffer(plan, l, TFL_X), qkIn = layerBuffer(plan, l, TFL_QK_IN);
     const z = layerBuffer(plan, l, TFL_Z);
     // ∂L/∂attn_out = ∂L/∂resid_{l+1} (dResid holds it; the skip path keeps it for resid_l).
-    matmulAtB(tensorAt(g, layerWord(plan, l, TFL_W_O)), z, dResid, width, dModel, R, 1, scratch);
-    const bO = layerWord(plan, l, TFL_B_O);
-    if (bO >= 0) biasGrad(tensorAt(g, bO), dResid, R, dModel, 1);
-    matmulABt(dz, dResid, tensorAt(w, layerWord(plan, l, TFL_W_O)), R, width, dModel, 0, scratch);
-    // P from the stored pattern when the plan keeps one, else recomputed from the
-    // row statistics: the same bits (attention.ts), so keepPatterns never changes a result.
-    attentionBackward(dq, dk, dv, dz, layerBuffer(plan, l, TFL_PATTERN), layerBuffer(plan, l, TFL_STATS),
-      layerBuffer(plan, l, TFL_Q), layerBuffer(plan, l, TFL_K), layerBuffer(plan, l, TFL_V), batch, T, heads, dHead, scratch);
-    for (let p = 0; p < 3; p++) {
-      const input = p == 2 ? x : qkIn;
-      const grad = p == 0 ? dq : p == 1 ? dk : dv;
-      matmulAtB(dPacked, input, grad, dModel, width, R, 0, scratch);
-      unpackHeads(tensorAt(g, layerWord(plan, l, projectionWeight(p))), dPacked, heads, dModel, dHead);
-      const bias = layerWord(plan, l, projectionBias(p));
-      if (bias >= 0) biasGrad(tensorAt(g, bias), grad, R, width, 1);
-      // ∂L/∂(q/k input) and ∂L/∂(v input): q and k first, so the shortformer's W_pos
-      // gradient can be taken from their sum before v's term is added.
-      matmulABt(dX, grad, layerBuffer(plan, l, projectionPacked(p)), R, dModel, width, p == 0 ? 0 : 1, scratch);
-      if (p == 1 && shortformer) posEmbedBackward(tensorAt(g, word(plan, TF_W_POS)), dX, batch, T, dModel);
+    const dWO = gradAt(plan, g, layerIndex(l, TFL_W_O)), dbO = gradAt(plan, g, layerIndex(l, TFL_B_O));
+    if (dWO) matmulAtB(dWO, z, dResid, width, dModel, R, 1, scratch);
+    if (dbO) biasGrad(dbO, dResid, R, dModel, 1);
+    const lnMoves = moving(plan, layerIndex(l, TFL_LN_W)) || moving(plan, layerIndex(l, TFL_LN_B));
+    if (needInput || movesBeforeAttention(plan, l)) {
+      matmulABt(dz, dResid, tensorAt(w, layerWord(plan, l, TFL_W_O)), R, width, dModel, 0, scratch);
+      // P from the stored pattern when the plan keeps one, else recomputed from the
+      // row statistics: the same bits (attention.ts), so keepPatterns never changes a result.
+      attentionBackward(dq, dk, dv, dz, layerBuffer(plan, l, TFL_PATTERN), layerBuffer(plan, l, TFL_STATS),
+        layerBuffer(plan, l, TFL_Q), layerBuffer(plan, l, TFL_K), layerBuffer(plan, l, TFL_V), batch, T, heads, dHead, scratch);
+      for (let p = 0; p < 3; p++) {
+        const input = p == 2 ? x : qkIn;
+        const grad = p == 0 ? dq : p == 1 ? dk : dv;
+        const dW = gradAt(plan, g, layerIndex(l, projectionWeight(p)));
+        if (dW) {
+          matmulAtB(dPacked, input, grad, dModel, width, R, 0, scratch);
+          unpackHeads(dW, dPacked, heads, dModel, dHead);
+        }
+        const dBias = gradAt(plan, g, layerIndex(l, projectionBias(p)));
+        if (dBias) biasGrad(dBias, grad, R, width, 1);
+        if (!needInput && !lnMoves) continue;
+        // ∂L/∂(q/k input) and ∂L/∂(v input): q and k first, so the shortformer's W_pos
+        // gradient can be taken from their sum before v's term is added.
+        matmulABt(dX, grad, layerBuffer(plan, l, projectionPacked(p)), R, dModel, width, p == 0 ? 0 : 1, scratch);
+        if (p == 1 && shortformer && moving(plan, TF_W_POS)) posEmbedBackward(tensorAt(g, word(plan, TF_W_POS)), dX, batch, T, dModel);
+      }
     }
     if (useLN) {
-      layerNormBackward(dResid, tensorAt(g, layerWord(plan, l, TFL_LN_W)), tensorAt(g, layerWord(plan, l, TFL_LN_B)), dX, resid,
-        layerBuffer(plan, l, TFL_MEAN), layerBuffer(plan, l, TFL_RSTD), tensorAt(w, layerWord(plan, l, TFL_LN_W)), R, dModel, 1);
-    } else {
+      if (needInput || lnMoves) {
+        layerNormBackward(dResid, tensorAt(g, layerWord(plan, l, TFL_LN_W)), tensorAt(g, layerWord(plan, l, TFL_LN_B)), dX, resid,
+          layerBuffer(plan, l, TFL_MEAN), layerBuffer(plan, l, TFL_RSTD), tensorAt(w, layerWord(plan, l, TFL_LN_W)), R, dModel, 1);
+      }
+    } else if (needInput) {
       vectorAdd(dResid, dResid, dX, R * dModel);
     }
   }
-  embeddingBackward(tensorAt(g, word(plan, TF_W_E)), tokens, dResid, R, dModel, dVocab);
-  if (!shortformer) posEmbedBackward(tensorAt(g, word(plan, TF_W_POS)), dResid, batch, T, dModel);
+  if (lowest >= 0) return loss;
+  if (moving(plan, TF_W_E)) embeddingBackward(tensorAt(g, word(plan, TF_W_E)), tokens, dResid, R, dModel, dVocab);
+  if (!shortformer && moving(plan, TF_W_POS)) posEmbedBackward(tensorAt(g, word(plan, TF_W_POS)), dResid, batch, T, dModel);
   return loss;
 }

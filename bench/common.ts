@@ -76,6 +76,16 @@ export async function latencyMs(tasks: BenchTask[], timing: BenchTiming): Promis
  * round alike, and the median drops the rounds it split.
  */
 export function interleavedSpeedup(ours: () => void, peer: () => void, rounds = 9, roundMs = 60): number {
+  const ratios = interleavedRounds([ours, peer], rounds, roundMs).map(([oursMs, peerMs]) => peerMs / oursMs);
+  return median(ratios);
+}
+
+/**
+ * ms per call of each task in each of `rounds` rounds ([round][task]): a round times every
+ * task back to back for at least `roundMs` each, the order rotated by one task per round
+ * (for two tasks: alternating), so a slow spell of a shared host hits every task of a round.
+ */
+export function interleavedRounds(tasks: (() => void)[], rounds: number, roundMs: number): number[][] {
   const msPerCall = (fn: () => void) => {
     const start = performance.now();
     let calls = 0, now = start;
@@ -86,19 +96,19 @@ export function interleavedSpeedup(ours: () => void, peer: () => void, rounds = 
     } while (now - start < roundMs);
     return (now - start) / calls;
   };
-  const ratios: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    let oursMs: number, peerMs: number;
-    if (round % 2 === 0) {
-      oursMs = msPerCall(ours);
-      peerMs = msPerCall(peer);
-    } else {
-      peerMs = msPerCall(peer);
-      oursMs = msPerCall(ours);
+  return Array.from({ length: rounds }, (_, round) => {
+    const ms = new Array<number>(tasks.length);
+    for (let j = 0; j < tasks.length; j++) {
+      const t = (j + round) % tasks.length;
+      ms[t] = msPerCall(tasks[t]);
     }
-    ratios.push(peerMs / oursMs);
-  }
-  return ratios.sort((x, y) => x - y)[rounds >> 1];
+    return ms;
+  });
+}
+
+/** The middle value (the upper middle for an even count). */
+export function median(values: readonly number[]): number {
+  return [...values].sort((x, y) => x - y)[values.length >> 1];
 }
 
 /** latencyMs's means only. */

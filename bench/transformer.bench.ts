@@ -5,7 +5,7 @@
 import { createEngine, OutOfMemoryError, type Variant } from "../src/engine.ts";
 import { nodeHost } from "../src/platform/node.ts";
 import { parseSamplerConfig, type TransformerConfig } from "../src/config.ts";
-import { modelLayout, planModel, plannedBytes } from "../src/models.ts";
+import { freezeTensors, modelLayout, planModel, plannedBytes, transformerSelector, TRANSFORMER_SELECTORS } from "../src/models.ts";
 import { createChainRunner } from "../src/sampler.ts";
 import { restrictionMask } from "../src/arena.ts";
 import { DEFAULT_TRAIN_MODEL } from "../src/train-job.ts";
@@ -19,18 +19,30 @@ const PAPER: TransformerConfig = {
   normalization: "LN", positional_embedding: "shortformer", attn_bias: true, unembed_bias: true,
 };
 
-/** Whole SGLD steps/s of one transformer at batch BATCH (also bench/peers.bench.ts's PyTorch comparison). */
-export async function stepsPerSecond(variant: Variant, model: TransformerConfig, steps: number, time: number) {
+/**
+ * A chain of `steps` SGLD steps of one transformer at batch BATCH from a fixed w*, restricted
+ * to `restrict` (selectors; null: every parameter), with the restriction-aware backward
+ * (freezeTensors) unless `fullBackward`: `run()` runs the whole chain (bench/restrict.bench.ts).
+ */
+export async function transformerChain(variant: Variant, model: TransformerConfig, steps: number, restrict: string[] | null = null, fullBackward = false) {
   const engine = await createEngine(await nodeHost.wasmBytes(variant), variant);
   const layout = modelLayout(model);
   const T = model.n_ctx, nSeq = 2 * BATCH;
   const sampler = parseSamplerConfig({ epsilon: 1e-3, gamma: 200, nbeta: 30, chains: 1, draws: steps, batch_size: BATCH, seed: 1 });
   const params = engine.allocF32(layout.padded), grads = engine.allocF32(layout.padded);
   const plan = planModel(engine, model, layout, params, grads, BATCH, T);
+  const mask = restrictionMask(layout, restrict, transformerSelector(model, layout), TRANSFORMER_SELECTORS);
+  if (!fullBackward) freezeTensors(engine, plan, mask, { rows: nSeq, rowsDrawn: Infinity }); // run() reruns the chain: the cache pays off
   const wStar = fillUniform(new Float32Array(layout.padded), 1).map((v, i) => (i < layout.size ? v * 0.05 : 0));
   const tokens = Int32Array.from({ length: nSeq * T }, (_, i) => (i * 7919) % model.d_vocab);
-  const runner = createChainRunner({ engine, model: plan, sampler, nbeta: 30, wStar, mask: restrictionMask(layout, null), x: tokens, y: new Float32Array(0), n: nSeq, params, grads });
-  const latency = await meanLatencyMs([{ name: variant, fn: () => runner.run(0) }], { time, warmupTime: 0, iterations: 1, warmupIterations: 1 });
+  const runner = createChainRunner({ engine, model: plan, sampler, nbeta: 30, wStar, mask, x: tokens, y: new Float32Array(0), n: nSeq, params, grads });
+  return { engine, run: () => void runner.run(0) };
+}
+
+/** Whole SGLD steps/s of one transformer at batch BATCH (also bench/peers.bench.ts's PyTorch comparison). */
+export async function stepsPerSecond(variant: Variant, model: TransformerConfig, steps: number, time: number) {
+  const { engine, run } = await transformerChain(variant, model, steps);
+  const latency = await meanLatencyMs([{ name: variant, fn: run }], { time, warmupTime: 0, iterations: 1, warmupIterations: 1 });
   return { stepsPerSecond: steps / (latency.get(variant)! / 1000), bytes: engine.kernels.memory.buffer.byteLength };
 }
 

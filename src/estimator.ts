@@ -6,7 +6,7 @@
 import type { Engine } from "./engine.ts";
 import type { EstimateConfig, SamplerConfig, TransformerConfig } from "./config.ts";
 import { formatShape, restrictionMask, type Layout } from "./arena.ts";
-import { measureAllocations, modelDims, modelLayout, planKlReference, planModel, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
+import { freezeTensors, measureAllocations, modelDims, modelLayout, planKlReference, planModel, transformerSelector, TRANSFORMER_SELECTORS } from "./models.ts";
 import { createChainRunner, ChainDivergedError, EstimateError, type ChainTraces, type Divergence, type Progress, type RunOptions } from "./sampler.ts";
 
 export { EstimateError };
@@ -45,6 +45,8 @@ export interface EstimateOptions {
   /** Traces of chains finished by an earlier, interrupted run of the same job (resume). */
   completed?: ChainTraces[];
   signal?: AbortSignal;
+  /** Compute every gradient, and every activation at every step, even where `restrict` freezes whole tensors (freezeTensors off): the reference path of the bit-identity test and the bench. */
+  fullBackward?: boolean;
 }
 
 export interface EstimateResult {
@@ -221,7 +223,7 @@ export interface PreparedEstimate {
 }
 
 /** Check the inputs against the model, plan every buffer in `engine` once, and evaluate L0. */
-export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: EstimateInputs): PreparedEstimate {
+export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: EstimateInputs, options: Pick<EstimateOptions, "fullBackward"> = {}): PreparedEstimate {
   const { sampler } = config;
   const layout = modelLayout(config.model);
   const wStar = loadWeights(layout, inputs.weights);
@@ -239,16 +241,20 @@ export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: 
   if (kl && klAtWStar && typeof sampler.init_loss === "number" && sampler.init_loss !== 0)
     throw new InputError("sampler.init_loss", `the KL to w* is 0 at w* exactly; got ${sampler.init_loss} (leave init_loss out)`);
   const reference = kl ? klReference(config, inputs, wStar) : undefined;
+  const rowsDrawn = sampler.chains * (sampler.burnin + sampler.draws * sampler.thin) * sampler.batch_size;
   const allocate = (e: Engine) => {
     const params = e.allocF32(layout.padded);
     const grads = e.allocF32(layout.padded);
     const model = planModel(e, config.model, layout, params, grads, sampler.batch_size, seqLen);
     if (reference) planKlReference(e, model, model0 as TransformerConfig, reference, seqLen!);
+    // Restriction-aware steps (no gradient for frozen tensors, a row cache below the lowest moving block).
+    if (!options.fullBackward) freezeTensors(e, model, mask, { rows: n, rowsDrawn });
     return { params, runner: createChainRunner({ engine: e, model, sampler, nbeta, wStar, mask, x, y, n, params, grads }) };
   };
   // The whole plan's bytes first (with the KL's reference plan): one that cannot fit is refused before any of it is allocated.
   engine.reserve(measureAllocations(engine, allocate), "the estimate (model plan, data and chain buffers)");
   const { params, runner } = allocate(engine);
+  runner.fillRowCache();
 
   // L0 at w* (devinterp get_init_loss_multi_batch): the first `chains` batches in
   // dataset order, at most the whole data set once; or the full data; or given.
@@ -289,7 +295,7 @@ function klReference(config: EstimateConfig, inputs: EstimateInputs, wStar: Floa
  * `partial` result (status "error") holds every draw taken before it.
  */
 export async function estimate(engine: Engine, config: EstimateConfig, inputs: EstimateInputs, options: EstimateOptions = {}): Promise<EstimateResult> {
-  const { initLoss, nbeta, runChain } = prepareEstimate(engine, config, inputs);
+  const { initLoss, nbeta, runChain } = prepareEstimate(engine, config, inputs, options);
   const summary = (traces: ChainTraces[], status: EstimateResult["status"]) => summarize(traces, initLoss, nbeta, config, engine.variant, status);
   const traces: ChainTraces[] = [];
   for (const done of options.completed ?? []) {

@@ -180,6 +180,55 @@ export function planModel(engine: Engine, model: ModelConfig, layout: Layout, pa
   return { address: plan, layout, dIn, dOut, maxBatch };
 }
 
+/** The plan words of a transformer plan that hold a tensor's arena offset (assembly/transformer.ts). */
+const TRANSFORMER_GLOBAL_TENSOR_WORDS = ["TF_W_E", "TF_W_POS", "TF_LNF_W", "TF_LNF_B", "TF_W_U", "TF_B_U"];
+const TRANSFORMER_LAYER_TENSOR_WORDS = ["TFL_LN_W", "TFL_LN_B", "TFL_W_Q", "TFL_W_K", "TFL_W_V", "TFL_W_O", "TFL_B_Q", "TFL_B_K", "TFL_B_V", "TFL_B_O"];
+
+/**
+ * Mark in a transformer plan (word TF_FROZEN) the tensors a restriction freezes, those whose
+ * mask is 0 over the whole tensor, so the backward computes no gradient for them and stops
+ * below the lowest block with a moving tensor. A tensor with any 1 in its mask (a head
+ * selector frees slices of W_Q/W_K/W_V/W_O) keeps its full gradient. The moving tensors'
+ * gradients keep their bits and the SGLD update reads gradients only through the mask, so
+ * results are unchanged; other model kinds, and an unrestricted mask, are left as planned.
+ * With `rowCache` (the data's row count, and how many rows the chains will draw) the activations
+ * entering the lowest moving block are also kept per data row (chain.ts fills them at w*).
+ */
+export function freezeTensors(engine: Engine, plan: ModelPlan, mask: Float32Array, rowCache?: { rows: number; rowsDrawn: number }): void {
+  const c = (name: string) => moduleConstant(engine, name);
+  if (engine.i32(plan.address, c("PLAN_KIND") + 1)[c("PLAN_KIND")] !== c("MODEL_TRANSFORMER")) return;
+  const layers = engine.i32(plan.address, c("TF_LAYERS") + 1)[c("TF_LAYERS")];
+  const words = c("TF_LAYER0") + layers * c("TF_LAYER_WORDS");
+  const planWords = engine.i32(plan.address, words);
+  const dModel = planWords[c("TF_D_MODEL")];
+  const tensorWords = [
+    ...TRANSFORMER_GLOBAL_TENSOR_WORDS.map(c),
+    ...Array.from({ length: layers }, (_, l) => TRANSFORMER_LAYER_TENSOR_WORDS.map((f) => c("TF_LAYER0") + l * c("TF_LAYER_WORDS") + c(f))).flat(),
+  ];
+  const frozen = new Int32Array(words);
+  for (const i of tensorWords) {
+    const view = plan.layout.tensors.find((t) => t.offset === planWords[i] && t.size > 0);
+    if (view && !mask.subarray(view.offset, view.offset + view.size).includes(1)) frozen[i] = 1;
+  }
+  if (!frozen.includes(1)) return;
+  const flags = engine.allocI32(words);
+  engine.i32(flags, words).set(frozen);
+  engine.i32(plan.address, words)[c("TF_FROZEN")] = flags;
+  if (!rowCache) return;
+  // The row cache (transformer.ts TF_ROW_CACHE) pays one forward below the lowest moving block
+  // per data row, where the steps would pay one per row they draw: worth it when they draw more.
+  const place = engine.kernels.transformerLowestMoving(plan.address) as number;
+  const bytes = rowCache.rows * plan.dIn * dModel * 4;
+  if (place < 1 || rowCache.rows >= rowCache.rowsDrawn || bytes > ROW_CACHE_BYTES) return;
+  const cache = engine.alloc(bytes), rows = engine.allocI32(plan.maxBatch), descriptor = engine.allocI32(3);
+  const fields = engine.i32(descriptor, 3);
+  [fields[c("RC_CACHE")], fields[c("RC_ROWS")], fields[c("RC_PLACE")]] = [cache, rows, place];
+  engine.i32(plan.address, words)[c("TF_ROW_CACHE")] = descriptor;
+}
+
+/** Largest row cache freezeTensors allocates (beyond it, each step recomputes its batch's activations). */
+export const ROW_CACHE_BYTES = 256 * 2 ** 20;
+
 export const LOGIT_CHUNK_FLOATS = 2 ** 19;
 
 /**

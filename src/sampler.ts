@@ -126,6 +126,12 @@ export interface ChainSetup {
 export interface ChainRunner {
   /** Mean loss at w* over rows [start, start+count) in dataset order (init loss L0). */
   datasetLoss(start: number, count: number): number;
+  /**
+   * Fill the row cache (models.ts freezeTensors): the activations below a restriction's
+   * lowest moving block, once per data row at w*; nothing for plans without one. Called
+   * once after the plans are allocated (not while they are only measured), before run().
+   */
+  fillRowCache(): void;
   run(chain: number, onProgress?: (p: Progress) => void, signal?: AbortSignal, options?: RunOptions): ChainTraces;
 }
 
@@ -194,6 +200,7 @@ export function createChainRunner(setup: ChainSetup): ChainRunner {
 
   return {
     datasetLoss: (start, count) => k.datasetLoss(plan, start, count),
+    fillRowCache: () => k.chainFillRowCache(plan),
     run(chain, onProgress, signal, options = {}) {
       const traces: ChainTraces = { loss: [], mala: [], gradientNorm: [], noiseNorm: [], distance: [], weightNorm: [] };
       // Chain c of seed s draws from Philox key (s, c): streams never overlap and
