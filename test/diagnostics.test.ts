@@ -8,6 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadEngine, mulberry32 } from "./helpers.ts";
 import { diagnose, diagnosticsWords, type DiagnosticsInput } from "../src/diagnostics.ts";
+import { verdictLine } from "../src/web/diagnostics.ts";
 
 const engine = await loadEngine("simd");
 const k = engine.kernels;
@@ -206,6 +207,14 @@ test("the verdict: healthy, and each way to fail with its reason", () => {
   assert.is(diverged["diagnostics/reasons"], "chain(s) diverged: 1 at draw 37");
   assert.is(diverged["diagnostics/geweke_z"][1], null);
   assert.ok(Math.abs(diverged["diagnostics/rhat"]! - 1) < 0.01); // over the three healthy chains
+});
+
+test("verdictLine: the CLI's and the page's one line", () => {
+  assert.is(verdictLine({ "diagnostics/verdict": "healthy", "diagnostics/reasons": "", "diagnostics/rhat": 1.0041, "diagnostics/ess_bulk": 903.2, "diagnostics/mcse": 0.08021 }),
+    "healthy (R̂ 1.004, bulk ESS 903, MCSE 0.0802)");
+  assert.is(verdictLine({ "diagnostics/verdict": "not converged", "diagnostics/reasons": "R̂ = 1.022 > 1.01", "diagnostics/rhat": 1.0219, "diagnostics/ess_bulk": null, "diagnostics/mcse": 0.156 }),
+    "not converged (R̂ 1.022, bulk ESS n/a, MCSE 0.156): R̂ = 1.022 > 1.01");
+  assert.is(verdictLine({}), "no diagnostics in this result");
 });
 
 test.run();
