@@ -13,3 +13,4 @@ export * from "./layernorm";
 export * from "./embedding";
 export * from "./crossentropy";
 export * from "./transformer";
+export * from "./diagnostics";

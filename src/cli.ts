@@ -10,7 +10,7 @@ import { nodeWorkers } from "./platform/node-workers.ts";
 import { runEstimateJob, resultJson } from "./job.ts";
 import { createEngine, type Variant } from "./engine.ts";
 import { estimate, ENGINE_NAME, ENGINE_VERSION } from "./estimator.ts";
-import { resultWarnings } from "./web/diagnostics.ts";
+import { resultWarnings, verdictLine } from "./web/diagnostics.ts";
 import { builtinCases, exampleCases } from "./cases.ts";
 import { writeSafetensors } from "./io/safetensors.ts";
 import { UsageError, SAMPLER_FLAGS, commandHelp, commandList, commandUsage, parseCommandLine, samplerOverrides, wantsHelp, type CommandSpec, type FlagSpec, type Flags } from "./cli-usage.ts";
@@ -69,6 +69,8 @@ async function estimateCommand(flags: Flags): Promise<void> {
   else if (!quiet) process.stderr.write(`llc/mean ${result["llc/mean"]} ± ${result["llc/std"]} → ${out}\n`);
   // The page's warnings (src/web/diagnostics.ts), on stderr: a number ε has biased should not pass without a word.
   if (!quiet) for (const w of resultWarnings(result)) process.stderr.write(`warning: ${w.title}: ${w.text}\n`);
+  // The verdict of the diagnostics (src/diagnostics.ts), one line.
+  if (!quiet) process.stderr.write(`verdict: ${verdictLine(result)}\n`);
   if (result.status === "diverged")
     throw new Error(`${result.diverged_chains!.length} of ${result.config.sampler.chains} chains diverged (first: ${result.error}); ` +
       `the result${out ? ` in ${out}` : ""} has status "diverged" and λ̂ over the ${result.chains_completed} healthy chain(s)`);

@@ -11,6 +11,7 @@ import { createChainRunner, ChainDivergedError, EstimateError, type ChainTraces,
 
 export { EstimateError };
 import { tensorToFloat64, type Tensor } from "./io/safetensors.ts";
+import { diagnose, type Diagnostics } from "./diagnostics.ts";
 
 export const ENGINE_NAME = "llc-wasm";
 export const ENGINE_VERSION = "0.1.0";
@@ -49,7 +50,7 @@ export interface EstimateOptions {
   fullBackward?: boolean;
 }
 
-export interface EstimateResult {
+export interface EstimateSummary {
   "llc/mean": number;
   "llc/std": number | null;
   [chainKey: `llc-chain/${number}`]: number;
@@ -83,6 +84,9 @@ export interface EstimateResult {
   config: EstimateConfig;
   engine: { name: string; version: string; variant: string };
 }
+
+/** An estimate's result with its convergence diagnostics and verdict (src/diagnostics.ts). */
+export type EstimateResult = EstimateSummary & Diagnostics;
 
 /** Copy w* into a padded f32 arena, checking every tensor's presence and shape. */
 /** Said of a value that must fit f32 (F64 inputs are rounded to f32 in the engine). */
@@ -170,7 +174,7 @@ export function sampleStd(xs: readonly number[]): number | null {
  * llc/stds and mala_accept/mean are over the healthy chains, whose number
  * `llc/chains_used` and the `diverged_chains` list are written when any diverged.
  */
-export function summarize(traces: ChainTraces[], initLoss: number, nbeta: number, config: EstimateConfig, variant: string, status: EstimateResult["status"]): EstimateResult {
+export function summarize(traces: ChainTraces[], initLoss: number, nbeta: number, config: EstimateConfig, variant: string, status: EstimateResult["status"], engine: Engine, initLossSe: number | null): EstimateResult {
   const healthy = traces.filter((t) => !t.diverged);
   const llcOf = (t: ChainTraces) => nbeta * (mean(t.loss) - initLoss);
   const perChain = traces.map((t) => (t.diverged ? NaN : llcOf(t)));
@@ -181,8 +185,14 @@ export function summarize(traces: ChainTraces[], initLoss: number, nbeta: number
   const column = (d: number) => healthyOnline.map((o) => o[d]);
   const accepted = healthy.flatMap((t) => t.mala.filter((a): a is number => a !== null));
   const diverged = traces.filter((t) => t.diverged).map((t) => t.diverged!);
+  const llcMean = healthyLlc.length ? mean(healthyLlc) : NaN;
+  const malaMean = accepted.length ? mean(accepted) : null;
+  const diagnostics = diagnose(engine, {
+    loss: traces.map((t) => t.loss), mala: traces.map((t) => t.mala), healthy: traces.map((t) => !t.diverged),
+    initLoss, nbeta, initLossSe, llcMean, mala_accept_mean: malaMean, diverged,
+  });
   const result = {
-    "llc/mean": healthyLlc.length ? mean(healthyLlc) : NaN,
+    "llc/mean": llcMean,
     "llc/std": sampleStd(healthyLlc),
     "llc/means": Array.from({ length: Number.isFinite(draws) ? draws : 0 }, (_, d) => mean(column(d))),
     "llc/stds": Array.from({ length: Number.isFinite(draws) ? draws : 0 }, (_, d) => sampleStd(column(d))),
@@ -192,11 +202,12 @@ export function summarize(traces: ChainTraces[], initLoss: number, nbeta: number
     ...(isKlAtWStar(config) ? { init_loss_method: "exact: KL(p_w* ‖ p_w*) = 0 at w*, not estimated" } : {}),
     nbeta,
     "mala_accept/trace": traces.map((t) => t.mala),
-    "mala_accept/mean": accepted.length ? mean(accepted) : null,
+    "mala_accept/mean": malaMean,
     "gradient_norm/trace": traces.map((t) => t.gradientNorm),
     "noise_norm/trace": traces.map((t) => t.noiseNorm),
     "distance/trace": traces.map((t) => t.distance),
     "weight_norm/trace": traces.map((t) => t.weightNorm),
+    ...diagnostics,
     status,
     ...(diverged.length ? { error: diverged[0].error } : {}),
     chains_completed: healthy.length,
@@ -215,6 +226,8 @@ export function resolveNbeta(engine: Engine, sampler: SamplerConfig): number {
 /** A model, its data and its chains planned in one engine: what `estimate` and parallel workers share. */
 export interface PreparedEstimate {
   readonly initLoss: number;
+  /** Standard error of L0 (src/diagnostics.ts): sd of its batches' means / √batches; 0 for "full", null when given or one batch. */
+  readonly initLossSe: number | null;
   readonly nbeta: number;
   /** Run chain `chain` from w* (its bits depend only on seed and chain index). Throws ChainDivergedError. */
   runChain(chain: number, onProgress?: (p: Progress) => void, signal?: AbortSignal, options?: RunOptions): ChainTraces;
@@ -266,7 +279,25 @@ export function prepareEstimate(engine: Engine, config: EstimateConfig, inputs: 
     : sampler.init_loss === "full" ? runner.datasetLoss(0, n)
     : runner.datasetLoss(0, Math.min(sampler.chains * sampler.batch_size, n));
   if (!Number.isFinite(initLoss)) throw new InputError("weights", `the loss at w* is ${initLoss}; expected a finite init loss`);
-  return { initLoss, nbeta, runChain: runner.run, weights: () => engine.f32(params, layout.padded).slice() };
+  return { initLoss, initLossSe: initLossSe(sampler, n, runner.datasetLoss), nbeta, runChain: runner.run, weights: () => engine.f32(params, layout.padded).slice() };
+}
+
+/**
+ * The standard error of L0 as the default "batches" rule estimates it: L0 is the mean
+ * loss of its first rows r = min(chains·b, n) in data order, an estimate of the full
+ * data's loss L_n(w*), so s.e. = sd(row losses, ddof 1)/√r · √((n − r)/(n − 1)) (the
+ * finite-population correction: 0 when r = n); 0 for init_loss "full" (exact on the data),
+ * null for a given number or a single row. Row losses come from the engine
+ * (datasetLoss of one row), the sd in f64 in order, as the WASI command computes it.
+ */
+export function initLossSe(sampler: SamplerConfig, n: number, datasetLoss: (start: number, count: number) => number): number | null {
+  if (typeof sampler.init_loss === "number") return null;
+  if (sampler.init_loss === "full") return 0;
+  const rows = Math.min(sampler.chains * sampler.batch_size, n);
+  if (rows === n) return 0;
+  const losses = Array.from({ length: rows }, (_, i) => datasetLoss(i, 1));
+  const sd = sampleStd(losses);
+  return sd === null ? null : (sd / Math.sqrt(rows)) * Math.sqrt((n - rows) / (n - 1));
 }
 
 /** The KL loss with w* itself as the reference: L(w*) = 0 exactly. */
@@ -295,8 +326,8 @@ function klReference(config: EstimateConfig, inputs: EstimateInputs, wStar: Floa
  * `partial` result (status "error") holds every draw taken before it.
  */
 export async function estimate(engine: Engine, config: EstimateConfig, inputs: EstimateInputs, options: EstimateOptions = {}): Promise<EstimateResult> {
-  const { initLoss, nbeta, runChain } = prepareEstimate(engine, config, inputs, options);
-  const summary = (traces: ChainTraces[], status: EstimateResult["status"]) => summarize(traces, initLoss, nbeta, config, engine.variant, status);
+  const { initLoss, initLossSe, nbeta, runChain } = prepareEstimate(engine, config, inputs, options);
+  const summary = (traces: ChainTraces[], status: EstimateResult["status"]) => summarize(traces, initLoss, nbeta, config, engine.variant, status, engine, initLossSe);
   const traces: ChainTraces[] = [];
   for (const done of options.completed ?? []) {
     traces.push(done);

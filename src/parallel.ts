@@ -98,13 +98,14 @@ export async function estimateParallel(config: EstimateConfig, inputs: EstimateI
   const variant = options.variant ?? "simd";
   const wasm = options.wasm instanceof WebAssembly.Module ? options.wasm : await WebAssembly.compile(options.wasm);
   // Inputs are checked and L0 evaluated here, so bad inputs fail as in `estimate` before any worker starts.
-  const { initLoss, nbeta } = prepareEstimate(await createEngine(wasm, variant), config, inputs);
+  const engine = await createEngine(wasm, variant);
+  const { initLoss, initLossSe, nbeta } = prepareEstimate(engine, config, inputs);
   // Workers compute L0 again only to check it equals ours (a cheap determinism check
   // for the default "batches"); a full-data L0 is a pass over the whole data set per
   // worker, so they are given ours instead.
   const workerConfig: EstimateConfig = config.sampler.init_loss === "full" ? { ...config, sampler: { ...config.sampler, init_loss: initLoss } } : config;
   const chains = config.sampler.chains;
-  const summary = (traces: ChainTraces[], status: EstimateResult["status"]) => summarize(traces, initLoss, nbeta, config, variant, status);
+  const summary = (traces: ChainTraces[], status: EstimateResult["status"]) => summarize(traces, initLoss, nbeta, config, variant, status, engine, initLossSe);
 
   const traces: (ChainTraces | undefined)[] = [];
   for (const done of options.completed ?? []) {

@@ -36,6 +36,11 @@ export class SweepError extends Error {
 /** The sampler as a sweep records it: every field but `workers`, which cannot change a bit of a result (fail_fast only when true). */
 export type SweepSampler = Omit<SamplerConfig, "workers" | "fail_fast"> & { fail_fast?: true };
 
+/** The keys `keys` of `from`, in that order. */
+function pick<T, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((k) => [k, from[k]])) as Pick<T, K>;
+}
+
 /** One line of the output file: one (step, selector) estimate. */
 export interface SweepRow {
   step: number;
@@ -57,6 +62,13 @@ export interface SweepRow {
   checkpoint_hash: string;
   /** Fingerprint of the pair's whole job: sampler, selector, checkpoint bytes, data bytes. */
   job: string;
+  /** The estimate's verdict and headline diagnostics (src/diagnostics.ts); absent in rows written before them. */
+  "diagnostics/verdict"?: string;
+  "diagnostics/reasons"?: string;
+  "diagnostics/rhat"?: number | null;
+  "diagnostics/ess_bulk"?: number | null;
+  "diagnostics/ess_tail"?: number | null;
+  "diagnostics/mcse"?: number | null;
 }
 
 export interface SweepOptions {
@@ -316,6 +328,7 @@ export async function runSweep(host: Host, options: SweepOptions): Promise<Sweep
         ...(result.error !== undefined ? { error: result.error } : {}),
         nbeta: result.nbeta, chains_completed: result.chains_completed,
         sampler: recorded, data_hash: dataHash, checkpoint_hash: checkpointHash, job,
+        ...pick(result, ["diagnostics/verdict", "diagnostics/reasons", "diagnostics/rhat", "diagnostics/ess_bulk", "diagnostics/ess_tail", "diagnostics/mcse"] as const),
       };
       await append(JSON.stringify(row) + "\n");
       rows.set(pairKey(step, restrict), row);

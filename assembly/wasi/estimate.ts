@@ -17,6 +17,7 @@ import {
   CH_RECORDS, CHAIN_PLAN_BYTES, RECORD_WORDS, chainPlanWrite, chainHyperparametersWrite, REC_LOSS, REC_MALA, REC_GRAD_SQ, REC_NOISE_SQ, REC_DIST_SQ, REC_WEIGHT_SQ,
   chainReset, chainRun, datasetLoss, defaultNbeta,
 } from "../chain";
+import { diagnosticsRun, DG_GLOBAL_WORDS, PC_WORDS, PC_TREND_T, PC_TREND_SLOPE, PC_SPIKES, DG_RHAT } from "../diagnostics";
 import { METHOD_SGLD, METHOD_RMSPROP_SGLD } from "../sgld";
 import { ACT_IDENTITY, ACT_RELU, ACT_TANH } from "../elementwise";
 import { Config, MODEL_POLYNOMIAL_KIND, RESTRICT_LIST, RESTRICT_RECORD, configError, writeConfig } from "./config";
@@ -433,6 +434,106 @@ function writeTrace(w: JsonWriter, out: Output, traces: Traces[], pick: i32, ini
   w.endArray();
 }
 
+// ───────────────────────────── diagnostics ─────────────────────────────
+
+/** src/estimator.ts initLossSe (NaN: null), with the plan's params at w*. */
+function initLossSeOf(plan: usize, c: Config, n: f64): f64 {
+  const s = c.sampler;
+  if (s.initLoss == "number") return NaN;
+  if (s.initLoss == "full") return 0;
+  const rows = Math.min(s.chains * s.batchSize, n);
+  if (rows == n) return 0;
+  const losses = allocF64(rows);
+  for (let i = 0; i < <i32>rows; i++) put(losses, i, datasetLoss(plan, i, 1));
+  const sd = sampleStdOf(losses, <i32>rows);
+  return isNaN(sd) ? NaN : (sd / Math.sqrt(rows)) * Math.sqrt((n - rows) / (n - 1));
+}
+
+/** src/diagnostics.ts fmt: toPrecision with −0 as 0. */
+function fmt(x: f64, digits: i32 = 3): string {
+  return toPrecision(x == 0 ? 0 : x, digits);
+}
+
+/** src/diagnostics.ts verdictOf, worded identically (no chain diverges here: this command stops at one). */
+function verdict(g: usize, chains: i32, draws: i32, nbeta: f64, llcMean: f64, mala: f64, se: f64): string[] {
+  const names: string[] = [], reasons: string[] = [];
+  const notConverged: string[] = [];
+  const rhat = load<f64>(g + (<usize>DG_RHAT << 3));
+  if (!isNaN(rhat) && rhat > 1.01) notConverged.push("R̂ = " + fmt(rhat, 4) + " > 1.01");
+  for (let c = 0; c < chains; c++) {
+    const o = g + (<usize>(DG_GLOBAL_WORDS + c * PC_WORDS) << 3);
+    const t = load<f64>(o + (<usize>PC_TREND_T << 3));
+    if (!isNaN(t) && Math.abs(t) > 3.29)
+      notConverged.push("chain " + c.toString() + " trends (slope " + fmt(load<f64>(o + (<usize>PC_TREND_SLOPE << 3))) + " per draw, t = " + fmt(t) + ")");
+  }
+  if (notConverged.length) {
+    names.push("not converged");
+    for (let i = 0; i < notConverged.length; i++) reasons.push(notConverged[i]);
+  }
+  const large: string[] = [];
+  if (!isNaN(mala) && mala < 0.5) large.push("MALA acceptance " + fmt(mala) + " < 0.5");
+  for (let c = 0; c < chains; c++) {
+    const spikes = load<f64>(g + (<usize>(DG_GLOBAL_WORDS + c * PC_WORDS + PC_SPIKES) << 3));
+    if (!isNaN(spikes) && draws > 0 && spikes / <f64>draws > 0.01)
+      large.push("chain " + c.toString() + " has " + formatNumber(spikes) + " loss spikes in " + draws.toString() + " draws");
+  }
+  if (large.length) {
+    names.push("ε too large");
+    for (let i = 0; i < large.length; i++) reasons.push(large[i]);
+  }
+  if (!isNaN(se) && se * nbeta > 0.1 * Math.abs(llcMean)) {
+    names.push("L0 uncertain");
+    reasons.push("s.e.(L0)·nβ = " + fmt(se * nbeta) + " > |λ̂|/10 = " + fmt(Math.abs(llcMean) / 10) + ': try init_loss: "full"');
+  }
+  return [names.length ? names.join(", ") : "healthy", reasons.join("; ")];
+}
+
+const GLOBAL_KEYS = ["rhat", "rhat_bulk", "rhat_tail", "ess_bulk", "ess_tail", "mcse"];
+/** src/diagnostics.ts PER_CHAIN: names in PC_* order; true: written as a boolean. */
+const PER_CHAIN_KEYS = [
+  "geweke_z", "heidelberger_stationary", "heidelberger_start", "heidelberger_cvm", "heidelberger_halfwidth", "heidelberger_mean",
+  "heidelberger_passed", "trend_slope", "trend_se", "trend_t", "below_init_loss", "mala_accept", "raftery_lewis_n", "spikes",
+];
+
+/** src/diagnostics.ts diagnose: the diagnostics/* keys, in its order. */
+function writeDiagnostics(w: JsonWriter, traces: Traces[], initLoss: f64, nbeta: f64, se: f64, llcMean: f64, mala: f64): void {
+  const chains = traces.length;
+  let draws = traces[0].count;
+  for (let i = 1; i < chains; i++) draws = min(draws, traces[i].count);
+  const total = max(1, chains * draws);
+  const loss = allocF64(total), acc = allocF64(total);
+  for (let c = 0; c < chains; c++) {
+    memory.copy(loss + (<usize>(c * draws) << 3), traces[c].loss, <usize>draws << 3);
+    memory.copy(acc + (<usize>(c * draws) << 3), traces[c].mala, <usize>draws << 3);
+  }
+  const g = allocF64(DG_GLOBAL_WORDS + chains * PC_WORDS);
+  diagnosticsRun(loss, acc, chains, draws, initLoss, nbeta, g);
+  const v = verdict(g, chains, draws, nbeta, llcMean, mala, se);
+  w.key("diagnostics/verdict");
+  w.string(v[0]);
+  w.key("diagnostics/reasons");
+  w.string(v[1]);
+  for (let i = 0; i < GLOBAL_KEYS.length; i++) {
+    w.key("diagnostics/" + GLOBAL_KEYS[i]);
+    w.number(load<f64>(g + (<usize>i << 3)));
+  }
+  w.key("diagnostics/init_loss_se");
+  w.number(se);
+  for (let k = 0; k < PER_CHAIN_KEYS.length; k++) {
+    const name = PER_CHAIN_KEYS[k];
+    const isBool = name == "heidelberger_stationary" || name == "heidelberger_passed";
+    w.key("diagnostics/" + name);
+    w.beginArray();
+    for (let c = 0; c < chains; c++) {
+      const x = load<f64>(g + (<usize>(DG_GLOBAL_WORDS + c * PC_WORDS + k) << 3));
+      if (isNaN(x)) w.nullValue();
+      else if (isBool) w.boolean(x == 1);
+      else w.number(x);
+    }
+    w.endArray();
+  }
+}
+
 // ───────────────────────────── the estimate ─────────────────────────────
 
 /** prepareEstimate + estimate + summarize + resultJson, for the config and its two files. */
@@ -482,6 +583,7 @@ export function runEstimate(c: Config, weightsFile: SafetensorsFile, dataFile: S
     : s.initLoss == "full" ? datasetLoss(plan, 0, <i32>n)
     : datasetLoss(plan, 0, <i32>Math.min(s.chains * batch, n));
   if (!isFinite(initLoss)) inputError("weights", "the loss at w* is " + formatNumber(initLoss) + "; expected a finite init loss");
+  const initLossSe = initLossSeOf(plan, c, n); // at w*, before any chain moves the params
 
   const chains = <i32>s.chains;
   const traces: Traces[] = [];
@@ -553,6 +655,7 @@ export function runEstimate(c: Config, weightsFile: SafetensorsFile, dataFile: S
   writeTrace(w, out, traces, 4, initLoss, nbeta);
   w.key("weight_norm/trace");
   writeTrace(w, out, traces, 5, initLoss, nbeta);
+  writeDiagnostics(w, traces, initLoss, nbeta, initLossSe, meanOf(perChain, chains), acceptedCount > 0 ? accepted / <f64>acceptedCount : NaN);
   w.key("status");
   w.string("complete");
   w.key("chains_completed");

@@ -119,3 +119,21 @@ export function resultWarnings(result: {
     out.push({ kind: "mala-high", title: "MALA acceptance ≈ 1", text: `mala_accept/mean = ${fmt(mala!)}: ε could be larger; the chains move slowly and may not have explored the posterior (aim near 0.9)` });
   return out;
 }
+
+/**
+ * The verdict of src/diagnostics.ts (diagnostics/verdict, diagnostics/reasons) with
+ * the headline statistics, in one line for the CLI's stderr and the page.
+ */
+export function verdictLine(result: {
+  "diagnostics/verdict"?: string;
+  "diagnostics/reasons"?: string;
+  "diagnostics/rhat"?: number | null;
+  "diagnostics/ess_bulk"?: number | null;
+  "diagnostics/mcse"?: number | null;
+}): string {
+  const verdict = result["diagnostics/verdict"];
+  if (verdict === undefined) return "no diagnostics in this result";
+  const num = (x: number | null | undefined, digits: number) => (x === null || x === undefined ? "n/a" : x.toPrecision(digits));
+  const stats = `R̂ ${num(result["diagnostics/rhat"], 4)}, bulk ESS ${num(result["diagnostics/ess_bulk"], 3)}, MCSE ${num(result["diagnostics/mcse"], 3)}`;
+  return `${verdict} (${stats})${result["diagnostics/reasons"] ? `: ${result["diagnostics/reasons"]}` : ""}`;
+}

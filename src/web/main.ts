@@ -19,7 +19,7 @@ import {
   prepareEstimate, readSafetensors, webWorkers,
   type EstimateConfig, type EstimateInputs, type EstimateResult, type Progress, type ChainTraces, type Tensor, type Variant,
 } from "../index.ts";
-import { runningLlc, meanOf, resultWarnings } from "./diagnostics.ts";
+import { runningLlc, meanOf, resultWarnings, verdictLine } from "./diagnostics.ts";
 import { chartsToSvg, niceTicks, tickLabel, type SvgPanel } from "./svg.ts";
 import { describeModel, fmt, otherSettings, resultCaption, resultTitle } from "./describe.ts";
 import type { InputsReply, InputsRequest } from "./inputs-worker.ts";
@@ -617,6 +617,9 @@ function finish(result: EstimateResult | undefined, state: State, label: string,
 
 /** The trend and MALA warnings (rules and words in diagnostics.ts, shared with the CLI); a divergence is shown by finish(). */
 function warn(result: EstimateResult): void {
+  // The diagnostics' verdict (src/diagnostics.ts), as the CLI prints it after an estimate.
+  if (result["diagnostics/verdict"] !== undefined)
+    (result["diagnostics/verdict"] === "healthy" ? showInfo : showWarning)(`Verdict: ${result["diagnostics/verdict"]}`, verdictLine(result));
   for (const w of resultWarnings(result)) if (w.kind !== "diverged") showWarning(w.title, w.text[0].toUpperCase() + w.text.slice(1) + ".");
 }
 
