@@ -8,7 +8,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WASI } from "node:wasi";
@@ -258,6 +258,15 @@ test("a missing or malformed input file exits 1 and names the file", () => {
   assert.match(sameFailure(truncated).stderr, /^llc: SafetensorsError: wasi-truncated\.safetensors: header length prefix is \d+ bytes but only 32 bytes follow/);
   const wrong = writeConfig("rrr", "wasi-wrong-shape.json", (c) => { c.model.sizes = [5, 4, 5]; });
   assert.match(sameFailure(wrong).stderr, /^llc: InputError: weights\["layers\.0\.weight"\]: expected shape \[4, 5\], got \[3, 5\]/);
+  // Regular files only, in the JS CLI's words: a directory as weights; /dev/zero as data (read forever before).
+  mkdirSync(join(caseDir, "wasi-a-directory.safetensors"), { recursive: true });
+  const directory = writeConfig("rrr", "wasi-directory.json", (c) => { c.weights = "wasi-a-directory.safetensors"; });
+  assert.match(sameFailure(directory).stderr, /^llc: InputError: weights: cannot read .*wasi-a-directory\.safetensors: a directory, not a regular file/);
+  const zero = writeConfig("rrr", "wasi-dev-zero.json", (c) => { c.data = "/dev/zero"; });
+  const device = wasi(["estimate", "--config", zero, "--quiet"], { [dir]: dir, "/dev": "/dev" });
+  assert.is(device.status, 1, device.stderr);
+  assert.is(device.stderr, llc(["estimate", "--config", zero, "--quiet"]).stderr);
+  assert.match(device.stderr, /^llc: InputError: data: cannot read \/dev\/zero: a character device, not a regular file/);
   // Outside every preopened directory: the sandbox, not the file system, is the problem, and the message says so.
   const elsewhere = wasi(["estimate", "--config", join(caseDir, "case.json")], { "/sandbox": caseDir });
   assert.is(elsewhere.status, 1);

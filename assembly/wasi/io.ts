@@ -269,6 +269,15 @@ export class FileBytes {
   }
 }
 
+/** What a WASI filetype that is not a regular file is, in the JS hosts' words. */
+function fileKindText(kind: u8): string {
+  if (kind == 3) return "a directory";
+  if (kind == 2) return "a character device";
+  if (kind == 1) return "a block device";
+  if (kind == 5 || kind == 6) return "a socket";
+  return "a special file";
+}
+
 /** The whole file at a (normalized) guest path, or null with fileError set. */
 export function readFile(path: string): FileBytes | null {
   const list = loadPreopens();
@@ -297,8 +306,9 @@ export function readFile(path: string): FileBytes | null {
   if (rest.length == 0) rest = ".";
   const encoded = String.UTF8.encode(rest);
   const out = memory.data(8, 8);
-  // LOOKUP_SYMLINK_FOLLOW; rights FD_READ | FD_SEEK | FD_FILESTAT_GET.
-  const err = path_open(changetype<Preopen>(best).fd, 1, changetype<usize>(encoded), <usize>encoded.byteLength, 0, 0x2 | 0x4 | 0x200000, 0, 0, out);
+  // LOOKUP_SYMLINK_FOLLOW; rights FD_READ | FD_SEEK | FD_FILESTAT_GET; fdflags NONBLOCK, so that
+  // opening a FIFO does not wait for a writer (the file type is checked below, before any read).
+  const err = path_open(changetype<Preopen>(best).fd, 1, changetype<usize>(encoded), <usize>encoded.byteLength, 0, 0x2 | 0x4 | 0x200000, 0, 0x4, out);
   if (err != 0) {
     fileError = errnoText(err) + ", open '" + path + "'";
     return null;
@@ -306,7 +316,21 @@ export function readFile(path: string): FileBytes | null {
   const fd = load<u32>(out);
   const stat = heap.alloc(64);
   let size: u64 = 0;
-  if (fd_filestat_get(fd, changetype<filestat>(stat)) == 0) size = load<u64>(stat, 32);
+  // Regular files only, as the JS hosts (src/platform/host.ts useRegularFile): /dev/zero or a
+  // FIFO would be read forever. filestat: filetype u8 at byte 16, size u64 at byte 32.
+  const statErr = fd_filestat_get(fd, changetype<filestat>(stat));
+  if (statErr != 0) {
+    fd_close(fd);
+    fileError = errnoText(statErr) + ", stat '" + path + "'";
+    return null;
+  }
+  const kind = load<u8>(stat, 16);
+  if (kind != 4) {
+    fd_close(fd);
+    fileError = "cannot read " + path + ": " + fileKindText(kind) + ", not a regular file (the engine reads only regular files)";
+    return null;
+  }
+  size = load<u64>(stat, 32);
   if (size > 0x7fff0000) {
     fd_close(fd);
     fileError = "'" + path + "' is " + size.toString() + " bytes; the WASI build reads files of at most 2 GiB";
