@@ -5,6 +5,7 @@
 // `diagnostics/...` keys, and puts the verdict into words. assembly/wasi/estimate.ts
 // writes the same keys and the same verdict for the WASI command (test/wasi.test.ts
 // compares the bytes).
+import { MALA_TOO_LOW } from "./limits.ts";
 import type { Engine } from "./engine.ts";
 import { moduleConstant } from "./models.ts";
 
@@ -12,8 +13,8 @@ import { moduleConstant } from "./models.ts";
 export const RHAT_MAX = 1.01;
 /** |slope / s.e.| of the second half's trend above this (two-sided 0.1 %): a trend. */
 export const TREND_T_MAX = 3.29;
-/** Mean MALA acceptance below this: ε too large. */
-export const MALA_MIN = 0.5;
+/** Mean MALA acceptance below this: ε too large (src/limits.ts says why 0.8). */
+export const MALA_MIN = MALA_TOO_LOW;
 /** Fraction of a chain's draws that are loss spikes (> 10 robust s.d. above its median) above this: ε too large. */
 export const SPIKE_FRACTION_MAX = 0.01;
 /** s.e.(L0)·nβ above this fraction of |λ̂|: L0 uncertain. */
@@ -129,7 +130,7 @@ export function verdictOf(d: Diagnostics, input: Pick<DiagnosticsInput, "diverge
   if (notConverged.length) names.push("not converged"), reasons.push(...notConverged);
   const large: string[] = [];
   const mala = input.mala_accept_mean;
-  if (mala !== null && mala < MALA_MIN) large.push(`MALA acceptance ${fmt(mala)} < ${MALA_MIN}`);
+  if (mala !== null && mala < MALA_MIN) large.push(`MALA acceptance ${fmt(mala)} < ${fmt(MALA_MIN)}`);
   d["diagnostics/spikes"].forEach((s, c) => {
     const n = input.loss[c].length;
     if (s !== null && n > 0 && s / n > SPIKE_FRACTION_MAX) large.push(`chain ${c} has ${s} loss spikes in ${n} draws`);

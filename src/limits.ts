@@ -36,3 +36,13 @@ export const MAX_INPUT_BYTES = 8589934592;
 
 /** Pages of 64 KiB a wasm32 memory can address (2^32 bytes): the WebAssembly spec's limit. */
 export const WASM32_MAX_PAGES = 65536;
+
+/**
+ * Mean MALA acceptance below which ε is too large: the verdict says "ε too large" and
+ * the CLI and the page warn, by this one number. Furman & Lau (2024) aim near 0.9;
+ * measured on the rrr example (true λ 6.5, src/web/diagnostics.ts), λ̂ is biased by +5 %
+ * at MALA 0.87, +16 % at 0.78 and +45 % at 0.60, so below 0.8 the bias is past the
+ * chains' spread. (Issue 13 proposed 0.5; with two numbers a verdict would call
+ * "healthy" an estimate the warning beside it calls biased.)
+ */
+export const MALA_TOO_LOW = 0.8;

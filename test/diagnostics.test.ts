@@ -6,6 +6,7 @@
 // Φ⁻¹ by bisection on a power series, not Acklam's); the verdict made to fail each way.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { malaCheck } from "../src/web/diagnostics.ts";
 import { loadEngine, mulberry32 } from "./helpers.ts";
 import { diagnose, diagnosticsWords, type DiagnosticsInput } from "../src/diagnostics.ts";
 import { verdictLine } from "../src/web/diagnostics.ts";
@@ -189,9 +190,13 @@ test("the verdict: healthy, and each way to fail with its reason", () => {
   assert.match(trending["diagnostics/verdict"], /not converged/);
   assert.match(trending["diagnostics/reasons"], /chain 2 trends/);
 
+  // One threshold for the verdict and the CLI/page warning (src/limits.ts MALA_TOO_LOW): at 0.6 the
+  // warning says λ̂ is biased upwards, so the verdict may not say healthy (it did at a threshold of 0.5).
+  assert.is(malaCheck(0.6), "low");
+  assert.is(diagnose(engine, input(iid, { mala_accept_mean: 0.6 }))["diagnostics/verdict"], "ε too large");
   const lowMala = diagnose(engine, input(iid, { mala_accept_mean: 0.3 }));
   assert.is(lowMala["diagnostics/verdict"], "ε too large");
-  assert.is(lowMala["diagnostics/reasons"], "MALA acceptance 0.300 < 0.5");
+  assert.is(lowMala["diagnostics/reasons"], "MALA acceptance 0.300 < 0.800");
 
   const spiky = diagnose(engine, input(iid.map((c, i) => c.map((v, t) => (i === 1 && t % 50 === 7 ? v + 100 : v)))));
   assert.match(spiky["diagnostics/verdict"], /ε too large/);

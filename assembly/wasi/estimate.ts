@@ -7,6 +7,7 @@
 // order, written as the JavaScript CLI writes its result (resultJson).
 
 import { alloc } from "../memory";
+import { MALA_TOO_LOW } from "../../src/limits";
 import { matmulScratchBytes } from "../matmul";
 import {
   MODEL_POLYNOMIAL, MODEL_MLP, PLAN_KIND, PLAN_MAX_BATCH, PLAN_D_IN, PLAN_D_OUT, PLAN_PARAMS, PLAN_GRADS, PLAN_SCRATCH, PLAN_PRED, PLAN_DPRED,
@@ -471,7 +472,7 @@ function verdict(g: usize, chains: i32, draws: i32, nbeta: f64, llcMean: f64, ma
     for (let i = 0; i < notConverged.length; i++) reasons.push(notConverged[i]);
   }
   const large: string[] = [];
-  if (!isNaN(mala) && mala < 0.5) large.push("MALA acceptance " + fmt(mala) + " < 0.5");
+  if (!isNaN(mala) && mala < MALA_TOO_LOW) large.push("MALA acceptance " + fmt(mala) + " < " + fmt(MALA_TOO_LOW));
   for (let c = 0; c < chains; c++) {
     const spikes = load<f64>(g + (<usize>(DG_GLOBAL_WORDS + c * PC_WORDS + PC_SPIKES) << 3));
     if (!isNaN(spikes) && draws > 0 && spikes / <f64>draws > 0.01)

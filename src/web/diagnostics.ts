@@ -20,6 +20,7 @@
 //    0.60 → 9.39 (+45 %); below 0.8 the bias is well past the chains' spread.
 // resultWarnings puts the three into words, for the page and the CLI alike.
 // Host-neutral: plain ECMAScript.
+import { MALA_TOO_LOW } from "../limits.ts";
 
 /** nβ·(mean of loss[0..t] − L0) for every t: the running λ̂ of one chain. Its last value is llc-chain/c, to the bit. */
 export function runningLlc(loss: ArrayLike<number>, initLoss: number, nbeta: number): number[] {
@@ -77,7 +78,7 @@ export function trendCheck(llcTrace: readonly (readonly number[])[]): TrendCheck
 
 export type MalaVerdict = "low" | "high" | "ok";
 
-export const MALA_LOW = 0.8;
+export const MALA_LOW = MALA_TOO_LOW; // one number for the warning and the verdict (src/limits.ts)
 export const MALA_HIGH = 0.995;
 
 /** The MALA rule above: < 0.8 low, ≥ 0.995 high (≈ 1), else ok; null when there is no acceptance (rmsprop_sgld). */
