@@ -23,6 +23,7 @@ import { runningLlc, meanOf, resultWarnings, verdictLine } from "./diagnostics.t
 import { chartsToSvg, niceTicks, tickLabel, type SvgPanel } from "./svg.ts";
 import { describeModel, fmt, otherSettings, resultCaption, resultTitle } from "./describe.ts";
 import type { InputsReply, InputsRequest } from "./inputs-worker.ts";
+import { initAnalysisPanel } from "./analysis-panel.ts";
 
 type CaseName = keyof typeof exampleCases;
 type State = "loading" | "idle" | "preparing" | "running" | "done" | "cancelled" | "diverged" | "error";
@@ -739,6 +740,7 @@ $("env").textContent = [
 ].join(" · ");
 onBaseChange();
 renderFileStatus();
+initAnalysisPanel();
 moduleReady.then(
   () => {
     setState("idle");
