@@ -52,7 +52,7 @@ function render(): void {
   figures.replaceChildren(...result.figures.map((f) => {
     const url = URL.createObjectURL(new Blob([f.svg], { type: "image/svg+xml" }));
     urls.push(url);
-    const button = el("button", { type: "button", className: "download-figure" }, `${f.fileName}`);
+    const button = el("button", { type: "button", className: "download-figure", title: "download the SVG" }, `Download ${f.fileName}`);
     button.onclick = () => saveSvg(f.svg, f.fileName);
     const figure = el("figure", { className: "card analysis-figure" },
       el("figcaption", {}, el("span", {}, f.title), button),
