@@ -10,31 +10,11 @@
 // carry a <style> element and style="fill:…" attributes, which style-src 'self' blocks
 // in the page (unstyled, the frames would be filled black). So no CSP change is needed.
 import { plotFiles, type PlotInput } from "../analysis/plot-files.ts";
-
-const $ = (id: string) => {
-  const node = document.getElementById(id);
-  if (!node) throw new Error(`#${id} missing from index.html`);
-  return node;
-};
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
+import { $, el, save } from "./dom.ts";
 
 /** The files dropped so far, by name (a file dropped again replaces its earlier version). */
 const loaded = new Map<string, PlotInput>();
 let urls: string[] = [];
-
-function saveSvg(svg: string, name: string): void {
-  const url = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
-  const a = el("a", { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 function render(): void {
   const list = $("analysis-status"), figures = $("analysis-figures");
@@ -53,7 +33,7 @@ function render(): void {
     const url = URL.createObjectURL(new Blob([f.svg], { type: "image/svg+xml" }));
     urls.push(url);
     const button = el("button", { type: "button", className: "download-figure", title: "download the SVG" }, `Download ${f.fileName}`);
-    button.onclick = () => saveSvg(f.svg, f.fileName);
+    button.onclick = () => save(new Blob([f.svg], { type: "image/svg+xml" }), f.fileName);
     const figure = el("figure", { className: "card analysis-figure" },
       el("figcaption", {}, el("span", {}, f.title), button),
       el("img", { src: url, alt: f.title, decoding: "async" }));
@@ -69,7 +49,7 @@ async function add(files: Iterable<File>): Promise<void> {
 }
 
 export function initAnalysisPanel(): void {
-  const input = $("analysis-files") as HTMLInputElement, drop = $("analysis-drop");
+  const input = $<HTMLInputElement>("analysis-files"), drop = $("analysis-drop");
   input.onchange = () => {
     void add(Array.from(input.files ?? []));
     input.value = ""; // choosing the same file again (rewritten by the CLI) reloads it
@@ -84,7 +64,7 @@ export function initAnalysisPanel(): void {
     drop.classList.remove("over");
     void add(Array.from(event.dataTransfer?.files ?? []));
   };
-  ($("analysis-clear") as HTMLButtonElement).onclick = () => {
+  $("analysis-clear").onclick = () => {
     loaded.clear();
     render();
   };
