@@ -30,6 +30,7 @@ export {
 } from "./analysis/cluster.ts";
 export { readHeadsJson, selectHeadsEntry, headLabels, readCircuitsJson, ResultsJsonError, type HeadsEntry, type HeadRecord, type Circuits } from "./analysis/results-json.ts";
 export { signatureFigure, codeFigure, circuitsFigure, multigramFigure, type SignatureJson } from "./analysis/figures.ts";
+export { plotFiles, fileKind, type PlotInput, type PlotFigure, type PlotFiles, type PlotProblem, type FileKind } from "./analysis/plot-files.ts";
 export { readSafetensors, writeSafetensors, SafetensorsError, type Tensor } from "./io/safetensors.ts";
 export { modelLayout, transformerSelector } from "./models.ts";
 export { trainTokenizer, tokenizerFromJSON, tokenizerToJSON, type ByteBpeTokenizer } from "./data/tokenizer.ts";

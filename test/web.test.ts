@@ -343,4 +343,59 @@ pageTest("files: a malformed config names the field; bad safetensors name the fi
   assert.equal(pageErrors, [], "no page errors");
 });
 
+// ------------------------------------------------------------------ the Analysis panel
+pageTest("analysis panel: dropped heads and circuits JSON give the CLI's figures as images, each downloadable; no CSP violation", async () => {
+  await page.evaluate(() => {
+    const w = window as unknown as { __csp: string[] };
+    w.__csp = [];
+    document.addEventListener("securitypolicyviolation", (e) => w.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  // The schemas of README "Head types and circuits": two checkpoints of one layer of 3 heads (the figure takes
+  // the last step on prose), and 2 × 2 composition and path-ablation matrices.
+  const heads = (step: number) => [0, 1, 2].map((h) => ({ layer: 0, head: h, previous_token: 0.5 - 0.2 * h, current_token: 0.1, induction: 0.05, ablation_delta: 0.2,
+    multigrams: { counts: { "2-gram": step / 1000 + h, "skip-bigram": 2 * h }, top: [] }, label: h === 0 ? "previous-token" : "multigram" }));
+  const headsJson = { format: "llc-wasm/heads/1", checkpoints: [{ step: 1000, data: "prose", heads: heads(1000) }, { step: 6000, data: "prose", heads: heads(6000) }] };
+  const circuits = { composition: { Q: [[0.1, 0.2], [0.3, 0.4]], K: [[0.2, 0.2], [0.2, 0.6]], V: [[0.1, 0.1], [0.1, 0.1]], baseline: 0.15 }, path_ablation: { Q: [[0, 0], [0, 0]], K: [[0, 0.3], [0, 0]], V: [[0.01, 0], [0, 0]] } };
+  const json = (name: string, value: unknown) => ({ name, mimeType: "application/json", buffer: Buffer.from(JSON.stringify(value)) });
+  await page.setInputFiles("#analysis-files", [json("heads.json", headsJson), json("circuits.json", circuits), json("junk.json", { hello: 1 })]);
+  await page.waitForFunction(() => document.querySelector("#analysis")!.getAttribute("data-figures") === "2");
+  // Every image decoded (an SVG that failed to load or was blocked has naturalWidth 0).
+  await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>("#analysis-figures img")].every((img) => img.complete && img.naturalWidth > 0));
+  const shown = await page.$$eval("#analysis-figures figure", (figs) => figs.map((f) => ({
+    file: f.getAttribute("data-file"), caption: f.querySelector("figcaption span")!.textContent, src: f.querySelector("img")!.src.slice(0, 5), width: f.querySelector("img")!.naturalWidth,
+  })));
+  assert.equal(shown.map((f) => [f.file, f.caption, f.src]), [
+    ["heads-multigrams.svg", "Multigrams held per head (heads.json)", "blob:"],
+    ["circuits-circuits.svg", "Composition scores and path ablation (circuits.json)", "blob:"],
+  ]);
+  const status = await page.$$eval("#analysis-status li", (lis) => lis.map((li) => [li.className, li.textContent]));
+  assert.equal(status.slice(0, 2), [["ok", "✓ heads.json (llc heads --json)"], ["ok", "✓ circuits.json (llc circuits --json)"]]);
+  assert.is(status[2][0], "bad");
+  assert.match(status[2][1]!, "✗ junk.jsonjunk.json: not the JSON of llc heads, llc circuits or llc cluster --json");
+
+  // The downloads are the library's figures (what llc plot writes) for the same JSON, and the images are drawn at their size.
+  const expected = {
+    "heads-multigrams.svg": lib.multigramFigure(lib.selectHeadsEntry(lib.readHeadsJson(JSON.stringify(headsJson), "heads.json"), "heads.json", { prefer: ["prose", "mix"] })),
+    "circuits-circuits.svg": lib.circuitsFigure(lib.readCircuitsJson(JSON.stringify(circuits), "circuits.json")),
+  } as Record<string, string>;
+  const titles: Record<string, string[]> = {};
+  for (const [i, f] of shown.entries()) {
+    const [file] = await Promise.all([page.waitForEvent("download"), page.click(`#analysis-figures figure:nth-child(${i + 1}) button`)]);
+    assert.is(file.suggestedFilename(), f.file);
+    const saved = join(work, file.suggestedFilename());
+    await file.saveAs(saved);
+    const svg = readFileSync(saved, "utf8");
+    assert.ok(svg === expected[f.file!], `${f.file} is the library's figure`);
+    assert.is(f.width, Number(/<svg [^>]*width="(\d+)"/.exec(svg)![1]), `${f.file}: the image is the SVG's width`);
+    titles[f.file!] = [...svg.matchAll(/<text [^>]*class="title"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+  }
+  assert.equal(titles["heads-multigrams.svg"], ["Layer 0: multigrams each head holds (step 6000, held-out prose)"]);
+  assert.equal(titles["circuits-circuits.svg"], ["How layer-0 heads feed layer-1 heads", "Q-composition", "K-composition", "V-composition", "Q path ablated: Δloss", "K path ablated: Δloss", "V path ablated: Δloss"]);
+
+  await page.click("#analysis-clear");
+  assert.is(await page.locator("#analysis-figures figure").count(), 0, "Clear removes the figures");
+  assert.equal(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp), [], "CSP violations");
+  assert.equal(pageErrors, [], "no page errors");
+});
+
 test.run();

@@ -23,6 +23,8 @@ import { runningLlc, meanOf, resultWarnings, verdictLine } from "./diagnostics.t
 import { chartsToSvg, niceTicks, tickLabel, type SvgPanel } from "./svg.ts";
 import { describeModel, fmt, otherSettings, resultCaption, resultTitle } from "./describe.ts";
 import type { InputsReply, InputsRequest } from "./inputs-worker.ts";
+import { initAnalysisPanel } from "./analysis-panel.ts";
+import { $, el, save } from "./dom.ts";
 
 type CaseName = keyof typeof exampleCases;
 type State = "loading" | "idle" | "preparing" | "running" | "done" | "cancelled" | "diverged" | "error";
@@ -50,17 +52,6 @@ const MAX_POINTS = 2000;
 const FRAME_MS = 100; // ~10 redraws a second
 /** Tick steps 1, 2, 2.5, 5 × 10^k over all of f64: uPlot's own stop at 5e32, and skip the axis beyond. */
 const Y_INCRS = Array.from({ length: 4 * 640 }, (_, i) => Number(`${[1, 2, 2.5, 5][i % 4]}e${Math.floor(i / 4) - 320}`)).filter((v) => v > 0 && Number.isFinite(v));
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`#${id} missing from index.html`);
-  return el as T;
-};
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-};
 
 const ui = {
   form: $<HTMLFormElement>("controls"),
@@ -628,15 +619,6 @@ function setDownloads(enabled: boolean): void {
   ui.downloadJson.disabled = ui.downloadSvg.disabled = ui.downloadPng.disabled = !enabled;
 }
 
-function save(blob: Blob, name: string): void {
-  const url = URL.createObjectURL(blob);
-  const a = el("a", { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
 const fileLabel = () => (lastResult?.label ?? "llc").replace(/[^\w.-]+/g, "_");
 
 /** A series' stroke colour (uPlot keeps the option as a function once the chart is built). */
@@ -739,6 +721,7 @@ $("env").textContent = [
 ].join(" · ");
 onBaseChange();
 renderFileStatus();
+initAnalysisPanel();
 moduleReady.then(
   () => {
     setState("idle");
