@@ -124,4 +124,50 @@ test("a shard made with another sampler is refused by merge, naming the field; b
   }
 });
 
+/** Run an example's shard command for every index, then its merge command, and compare with one sweep of the same cells. */
+async function checkExample(sweepArgv: string[], indexEnv: (i: number) => Record<string, string>, n: number, mergeArgv: string[]) {
+  const { readdirSync, rmSync } = await import("node:fs");
+  for (const k of [1, 2, 3, 4]) rmSync(join(run, `sweep.shard-${k}-of-${n}.jsonl`), { force: true });
+  const results = await Promise.all(Array.from({ length: n }, (_, i) => llcAsync(sweepArgv, indexEnv(i))));
+  for (const r of results) assert.is(r.status, 0, r.stderr);
+  // The merge line's glob, expanded as a shell would.
+  const files = mergeArgv.flatMap((a) => {
+    if (!a.includes("*")) return [a];
+    const [folder, pattern] = [a.replace(/\/[^/]*$/, ""), new RegExp("^" + a.replace(/^.*\//, "").replace(/[.]/g, "\\.").replace("*", ".*") + "$")];
+    return readdirSync(folder).filter((f) => pattern.test(f)).sort().map((f) => join(folder, f));
+  });
+  assert.is(files.length, n + 3, files.join(" ")); // merge --out FILE, then the n shards
+  const merged = llc(files);
+  assert.is(merged.status, 0, merged.stderr);
+  const single = join(dir, "single-heads.jsonl");
+  if (!existsSync(single)) assert.is(llc(["sweep", "--run", run, "--sampler", samplerPath, "--heads", "--steps", "all", "--out", single, "--quiet"]).status, 0);
+  assert.ok(readFileSync(files[2]).equals(readFileSync(single)), "the example's merged file = one sweep of the same cells");
+}
+
+test("examples/k8s-sweep-job.yaml: its args on every JOB_COMPLETION_INDEX, then its merge line, give one sweep's bytes", async () => {
+  const yaml = readFileSync(join(root, "examples/k8s-sweep-job.yaml"), "utf8");
+  assert.match(yaml, /^  completionMode: Indexed$/m);
+  const n = Number(/^  completions: (\d+)$/m.exec(yaml)![1]);
+  assert.match(yaml, new RegExp(`^  parallelism: ${n}$`, "m"));
+  assert.match(yaml, /command: \["npx", "llc", "sweep"\]/);
+  const local = (a: string) => a.replace("/data/", dir + "/");
+  const args = [...yaml.matchAll(/^ +- (--\S+)$/gm)].map((m) => local(m[1]));
+  assert.ok(args.includes(`--shard=auto/${n}`), args.join(" "));
+  const merge = /^# +npx llc (merge .*)$/m.exec(yaml)![1].split(" ").map(local);
+  await checkExample(["sweep", ...args], (i) => ({ JOB_COMPLETION_INDEX: String(i) }), n, merge);
+});
+
+test("examples/slurm-sweep.sbatch: its command on every SLURM_ARRAY_TASK_ID, then its merge line, give one sweep's bytes", async () => {
+  const script = readFileSync(join(root, "examples/slurm-sweep.sbatch"), "utf8");
+  const [, from, to] = /^#SBATCH --array=(\d+)-(\d+)$/m.exec(script)!.map(Number);
+  const n = to - from + 1;
+  const command = /^npx llc (sweep [^\n]*\\\n[^\n]*)$/m.exec(script)![1].replace(/\\\n/, " ").replace('"${SLURM_CPUS_PER_TASK:-1}"', "1");
+  const inDir = (a: string) => (a === "run" || a === "sampler.json" || a.startsWith("run/") ? join(dir, a) : a);
+  const args = command.trim().split(/\s+/).map(inDir);
+  assert.ok(args.includes(`auto/${n}`), args.join(" "));
+  const merge = /--wrap 'npx llc (merge [^']*)'/.exec(script)![1].split(" ").map(inDir);
+  const env = (i: number) => ({ SLURM_ARRAY_TASK_ID: String(from + i), SLURM_ARRAY_TASK_MIN: String(from) });
+  await checkExample(args, env, n, merge);
+});
+
 test.run();
