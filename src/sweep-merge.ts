@@ -80,7 +80,8 @@ export async function mergeShards(host: Host, files: readonly string[], out: str
       if (previous !== undefined) throw new SweepError(`${where}: cell ${cell} is duplicated (also at ${previous.where})`);
       if (shardOfCell(index, of) + 1 !== s.header.shard)
         throw new SweepError(`${where}: cell ${cell} belongs to shard ${shardOfCell(index, of) + 1} of ${of}, not to this file's shard ${s.header.shard}`);
-      const differs = samplerDifference(reference.sampler as unknown as Record<string, unknown>, row.sampler as unknown as Record<string, unknown>);
+      const sampler = row.sampler !== null && typeof row.sampler === "object" ? (row.sampler as unknown as Record<string, unknown>) : {};
+      const differs = samplerDifference(reference.sampler as unknown as Record<string, unknown>, sampler);
       if (differs !== undefined || row.data_hash !== reference.data_hash)
         throw new SweepError(`${where}: cell ${cell} was made with other settings than its shard header (${differs ?? `data_hash ${row.data_hash}, header ${reference.data_hash}`})`);
       const checkpoint = checkpoints.get(row.step);

@@ -278,6 +278,8 @@ function checkShardHeader(raw: Record<string, unknown>, out: string): ShardHeade
     throw new SweepError(`${out}:1: shard header: expected 1 <= shard <= of, got shard ${JSON.stringify(shard)} of ${JSON.stringify(of)}`);
   if (!Array.isArray(steps) || !steps.every(Number.isSafeInteger)) throw new SweepError(`${out}:1: shard header: steps: expected a list of integers`);
   if (!Array.isArray(selectors) || !selectors.every((s) => typeof s === "string")) throw new SweepError(`${out}:1: shard header: selectors: expected a list of strings`);
+  for (const f of ["data", "data_hash"] as const) if (typeof raw[f] !== "string") throw new SweepError(`${out}:1: shard header: ${f}: expected a string, got ${JSON.stringify(raw[f])}`);
+  if (raw.sampler === null || typeof raw.sampler !== "object" || Array.isArray(raw.sampler)) throw new SweepError(`${out}:1: shard header: sampler: expected an object`);
   return raw as unknown as ShardHeader;
 }
 
