@@ -93,6 +93,14 @@ test("merge refuses a missing shard, a repeated one, a duplicated cell and an un
   assert.is(short.status, 1);
   assert.match(short.stderr, /SweepError: .*unfinished\.shard-3\.jsonl: cell step 20 l1h1 is missing \(shard 3 of 3 is unfinished/);
 
+  // A corrupt header is the merge's own error naming file and line, not a TypeError.
+  const corrupt = join(dir, "corrupt.shard-1.jsonl");
+  const [header, ...rest] = lines(shardFile(1));
+  writeFileSync(corrupt, [JSON.stringify({ ...JSON.parse(header), sampler: null }), ...rest].join("\n") + "\n");
+  const bad = merge(corrupt, shardFile(2), shardFile(3));
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, /^llc: SweepError: .*corrupt\.shard-1\.jsonl:1: shard header: sampler: expected an object\n/);
+
   const foreign = merge(shardFile(1), shardFile(2), join(dir, "single.jsonl"));
   assert.match(foreign.stderr, /single\.jsonl: not a shard of llc sweep --shard K\/N/);
   assert.not.ok(existsSync(out), "no merged file after a refused merge");
