@@ -370,6 +370,7 @@ async function sweepCommand(flags: Flags): Promise<void> {
 /** `llc merge`: the shard files of `llc sweep --shard K/N` into the single sweep's file (src/sweep-merge.ts). */
 async function mergeCommand(flags: Flags, files: string[]): Promise<void> {
   const { mergeShards } = await import("./sweep-merge.ts");
+  if (files.length === 0) throw new UsageError("expected the shard files after the flags, e.g. run/sweep.shard-*-of-3.jsonl");
   const result = await mergeShards(nodeHost, files, String(flags.out));
   process.stdout.write(`${result.rows.size} rows of ${files.length} shard(s) → ${result.out}\n\n${result.table}`);
 }

@@ -103,6 +103,9 @@ test("merge refuses a missing shard, a repeated one, a duplicated cell and an un
 
   const foreign = merge(shardFile(1), shardFile(2), join(dir, "single.jsonl"));
   assert.match(foreign.stderr, /single\.jsonl: not a shard of llc sweep --shard K\/N/);
+  const none = merge();
+  assert.is(none.status, 2);
+  assert.match(none.stderr, /^llc: UsageError: expected the shard files after the flags.*\nusage: llc merge SHARD\.\.\. --out FILE\.jsonl\n/);
   assert.not.ok(existsSync(out), "no merged file after a refused merge");
 });
 
