@@ -198,8 +198,9 @@ export interface ShardHeader {
 /**
  * The shard of the cell at `index` in the single sweep's order (step-major, selectors in their
  * order): round-robin, so each of `count` shards gets ⌊C/N⌋ or ⌈C/N⌉ of the C cells. Cost model:
- * every cell of a sweep costs the same (one sampler config for all; a head's restricted step
- * differs by layer, and round-robin over step-major order spreads the layers over the shards).
+ * every cell of a sweep costs the same (one sampler config for all). A selector's restricted
+ * step is cheaper in a higher layer, which this ignores: when N divides the selector count each
+ * shard gets the same selectors at every step (README, "Sharded sweeps").
  */
 export const shardOfCell = (index: number, count: number): number => index % count;
 
