@@ -314,7 +314,7 @@ async function sweepCommand(flags: Flags): Promise<void> {
   if (flags.restrict !== undefined && flags.heads !== undefined) throw new UsageError("give --restrict SELECTORS or --heads, not both");
   const { readdir } = await import("node:fs/promises");
   const { checkpointStepOf } = await import("./analysis/heads.ts");
-  const { runSweep, parseSelectorList } = await import("./sweep.ts");
+  const { runSweep, parseSelectorList, parseShard, SweepError } = await import("./sweep.ts");
   const run = String(flags.run);
   const available = (await readdir(`${run}/checkpoints`).catch(() => [] as string[]))
     .map(checkpointStepOf).filter((s): s is number => s !== undefined);
@@ -323,7 +323,14 @@ async function sweepCommand(flags: Flags): Promise<void> {
   const say = (text: string) => quiet || line.log(text);
   const started = nodeHost.now();
   let progress: ReturnType<typeof estimateProgress> | undefined; // of the estimate under way
+  let shard: ReturnType<typeof parseShard> | undefined;
+  try {
+    shard = typeof flags.shard === "string" ? parseShard(flags.shard, process.env) : undefined;
+  } catch (e) {
+    throw e instanceof SweepError ? new UsageError(`--${e.message}`) : e;
+  }
   const result = await runSweep(nodeHost, {
+    shard,
     run,
     available,
     steps: typeof flags.steps === "string" ? flags.steps : undefined,
@@ -358,6 +365,14 @@ async function sweepCommand(flags: Flags): Promise<void> {
   );
   if (errors.length)
     throw new Error(`${errors.length} of ${result.rows.size} estimates had a diverged chain (status "error" or "diverged" in ${result.out}, first: step ${errors[0].step} ${errors[0].restrict}: ${errors[0].error})`);
+}
+
+/** `llc merge`: the shard files of `llc sweep --shard K/N` into the single sweep's file (src/sweep-merge.ts). */
+async function mergeCommand(flags: Flags, files: string[]): Promise<void> {
+  const { mergeShards } = await import("./sweep-merge.ts");
+  if (files.length === 0) throw new UsageError("expected the shard files after the flags, e.g. run/sweep.shard-*-of-3.jsonl");
+  const result = await mergeShards(nodeHost, files, String(flags.out));
+  process.stdout.write(`${result.rows.size} rows of ${files.length} shard(s) → ${result.out}\n\n${result.table}`);
 }
 
 /** An integer flag ≥ min, or undefined when absent. */
@@ -535,7 +550,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: "heads", description: "every head l{layer}h{head} (the default)" },
       { name: "steps", value: "last|all|N,N,...", description: "the checkpoints (default last)" },
       { name: "data", value: "mix|prose|code|FILE", description: "held-out set or token file (default mix)" },
-      { name: "out", value: "FILE.jsonl", description: "rows as they finish, a rerun skips them (default DIR/sweep.jsonl)" },
+      { name: "out", value: "FILE.jsonl", description: "rows as they finish, a rerun skips them (default DIR/sweep.jsonl; with --shard DIR/sweep.shard-K-of-N.jsonl)" },
+      { name: "shard", value: "K/N|auto/N", description: "only shard K (1..N) of the cells, round-robin; auto: K from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID (llc merge combines them)" },
       { ...WORKERS, description: "run each estimate's chains on N threads (default: sampler.workers if >= 1, else 1)" },
       QUIET, VARIANT, ...SAMPLER_FLAGS,
     ],
@@ -543,6 +559,16 @@ export const COMMANDS: readonly CommandSpec[] = [
     notes: "Progress on stderr: one line for the estimate under way (percentage over its chains, draws/s, ETA), a line per finished row.",
     example: "llc sweep --run run --heads --steps all --sampler sampler.json --chains 2",
     run: sweepCommand,
+  },
+  {
+    name: "merge",
+    summary: "combine the shard files of llc sweep --shard K/N into the file a single sweep of the same cells writes (same bytes)",
+    positional: { usage: "SHARD...", description: "the N shard files (any order), e.g. run/sweep.shard-*-of-3.jsonl", max: 100_000 },
+    flags: [{ name: "out", value: "FILE.jsonl", required: true, description: "the merged rows" }],
+    reads: "shard JSONL files: a header line (shard, of, steps, selectors, data, sampler), then rows",
+    notes: "Refuses a missing or repeated shard, a duplicated or missing cell, and shards made with another sampler, data, steps, selectors or checkpoints, naming the file and cell.",
+    example: "llc merge --out run/sweep.jsonl run/sweep.shard-1-of-3.jsonl run/sweep.shard-2-of-3.jsonl run/sweep.shard-3-of-3.jsonl",
+    run: mergeCommand,
   },
   {
     name: "cluster",

@@ -86,8 +86,10 @@ export interface SweepOptions {
   sampler: string;
   /** Sampler fields written over the file's (the CLI's --chains, --epsilon, …): part of every row's job. */
   samplerOverrides?: Readonly<Record<string, unknown>>;
-  /** Output JSONL file (default run/sweep.jsonl). */
+  /** Output JSONL file (default run/sweep.jsonl; with shard, run/sweep.shard-K-of-N.jsonl). */
   out?: string;
+  /** Compute only this shard's cells (see shardOfCell); the file starts with a ShardHeader line for `llc merge`. */
+  shard?: Shard;
   /** Threads for each estimate's chains (default: sampler.workers if ≥ 1, else 1: serial). Same bits for any count. */
   workers?: number;
   /** How to start a worker when workers > 1 (Node: nodeWorkers()); default the global module Worker. */
@@ -169,14 +171,80 @@ function checkSelectors(selectors: readonly string[], model: TransformerConfig, 
   }
 }
 
+/** One of `count` shards of a sweep; `index` is 0-based (the CLI's --shard K/N is 1-based: index K − 1). */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+export const SHARD_FORMAT = "llc-wasm/sweep-shard/1";
+
+/**
+ * The first line of a shard's file: which shard, and the whole sweep's cells and settings, so
+ * `llc merge` can tell a missing shard, a foreign one, or one made with other settings.
+ */
+export interface ShardHeader {
+  format: typeof SHARD_FORMAT;
+  /** 1-based, as in the file name sweep.shard-K-of-N.jsonl. */
+  shard: number;
+  of: number;
+  steps: number[];
+  selectors: string[];
+  data: string;
+  data_hash: string;
+  sampler: SweepSampler;
+}
+
+/**
+ * The shard of the cell at `index` in the single sweep's order (step-major, selectors in their
+ * order): round-robin, so each of `count` shards gets ⌊C/N⌋ or ⌈C/N⌉ of the C cells. Cost model:
+ * every cell of a sweep costs the same (one sampler config for all). A selector's restricted
+ * step is cheaper in a higher layer, which this ignores: when N divides the selector count each
+ * shard gets the same selectors at every step (README, "Sharded sweeps").
+ */
+export const shardOfCell = (index: number, count: number): number => index % count;
+
+/** The run's default output file: run/sweep.jsonl, or run/sweep.shard-K-of-N.jsonl for a shard. */
+export const defaultSweepOut = (run: string, shard?: Shard): string =>
+  shard ? `${run}/sweep.shard-${shard.index + 1}-of-${shard.count}.jsonl` : `${run}/sweep.jsonl`;
+
+/**
+ * "K/N" (K = 1..N) or "auto/N": K from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job, 0-based),
+ * else SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN (a Slurm job array of any start; MIN 0 if unset).
+ */
+export function parseShard(text: string, env: Readonly<Record<string, string | undefined>>): Shard {
+  const m = /^(auto|[0-9]+)\/([0-9]+)$/.exec(text);
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isSafeInteger(count) || count < 1)
+    throw new SweepError(`shard: expected K/N (K = 1..N) or auto/N, got ${JSON.stringify(text)}`);
+  const integer = (name: string) => {
+    const v = env[name]!;
+    if (!/^[0-9]+$/.test(v)) throw new SweepError(`shard: ${name} is ${JSON.stringify(v)}; expected an integer >= 0`);
+    return Number(v);
+  };
+  let index: number, from: string;
+  if (m[1] !== "auto") [index, from] = [Number(m[1]) - 1, `K = ${m[1]}`];
+  else if (env.JOB_COMPLETION_INDEX !== undefined) [index, from] = [integer("JOB_COMPLETION_INDEX"), `JOB_COMPLETION_INDEX = ${env.JOB_COMPLETION_INDEX} (0-based)`];
+  else if (env.SLURM_ARRAY_TASK_ID !== undefined) {
+    const min = env.SLURM_ARRAY_TASK_MIN !== undefined ? integer("SLURM_ARRAY_TASK_MIN") : 0;
+    [index, from] = [integer("SLURM_ARRAY_TASK_ID") - min, `SLURM_ARRAY_TASK_ID = ${env.SLURM_ARRAY_TASK_ID} − SLURM_ARRAY_TASK_MIN = ${min}`];
+  } else throw new SweepError("shard: auto/N needs JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm job array) in the environment; neither is set");
+  if (!(index >= 0 && index < count)) throw new SweepError(`shard: ${from} gives shard ${index + 1} of ${count}; expected 1..${count}`);
+  return { index, count };
+}
+
 const ROW_FIELDS = ["step", "restrict", "sampler", "data_hash", "checkpoint_hash", "job"] as const;
 
-/** Rows of an existing output file; a torn last line (a kill mid-append) is dropped and reported as `repaired`. */
-export function parseRows(text: string, out: string): { rows: { row: SweepRow; line: number }[]; repaired: boolean } {
+/**
+ * Rows of an existing output file; a torn last line (a kill mid-append) is dropped and reported as
+ * `repaired`. A first line of format SHARD_FORMAT is a shard's header, returned as `header`.
+ */
+export function parseRows(text: string, out: string): { rows: { row: SweepRow; line: number }[]; repaired: boolean; header?: ShardHeader } {
   const lines = text.split("\n");
   const endsClean = text === "" || text.endsWith("\n");
   if (endsClean) lines.pop();
   const rows: { row: SweepRow; line: number }[] = [];
+  let header: ShardHeader | undefined;
   let repaired = !endsClean;
   for (let i = 0; i < lines.length; i++) {
     if (lines[i].trim() === "") {
@@ -190,15 +258,34 @@ export function parseRows(text: string, out: string): { rows: { row: SweepRow; l
       if (i === lines.length - 1 && !endsClean) break; // the torn last line of a killed append: redone
       throw new SweepError(`${out}:${i + 1}: not a JSON line; expected the rows of llc sweep (use another out file, or delete this one)`);
     }
+    if (i === 0 && row !== null && typeof row === "object" && (row as { format?: unknown }).format === SHARD_FORMAT) {
+      header = checkShardHeader(row as Record<string, unknown>, out);
+      continue;
+    }
     const missing = ROW_FIELDS.find((f) => row === null || typeof row !== "object" || !(f in row));
     if (missing !== undefined) throw new SweepError(`${out}:${i + 1}: not a row of llc sweep (no "${missing}"); use another out file, or delete this one`);
     rows.push({ row: row as SweepRow, line: i + 1 });
   }
-  return { rows, repaired };
+  return { rows, repaired, ...(header ? { header } : {}) };
+}
+
+const SHARD_FIELDS = ["shard", "of", "steps", "selectors", "data", "data_hash", "sampler"] as const;
+
+function checkShardHeader(raw: Record<string, unknown>, out: string): ShardHeader {
+  const missing = SHARD_FIELDS.find((f) => !(f in raw));
+  if (missing !== undefined) throw new SweepError(`${out}:1: a shard header without "${missing}"; expected the first line llc sweep --shard writes`);
+  const { shard, of, steps, selectors } = raw;
+  if (!Number.isSafeInteger(of) || (of as number) < 1 || !Number.isSafeInteger(shard) || (shard as number) < 1 || (shard as number) > (of as number))
+    throw new SweepError(`${out}:1: shard header: expected 1 <= shard <= of, got shard ${JSON.stringify(shard)} of ${JSON.stringify(of)}`);
+  if (!Array.isArray(steps) || !steps.every(Number.isSafeInteger)) throw new SweepError(`${out}:1: shard header: steps: expected a list of integers`);
+  if (!Array.isArray(selectors) || !selectors.every((s) => typeof s === "string")) throw new SweepError(`${out}:1: shard header: selectors: expected a list of strings`);
+  for (const f of ["data", "data_hash"] as const) if (typeof raw[f] !== "string") throw new SweepError(`${out}:1: shard header: ${f}: expected a string, got ${JSON.stringify(raw[f])}`);
+  if (raw.sampler === null || typeof raw.sampler !== "object" || Array.isArray(raw.sampler)) throw new SweepError(`${out}:1: shard header: sampler: expected an object`);
+  return raw as unknown as ShardHeader;
 }
 
 /** The first sampler field whose value differs, as "sampler.epsilon: 0.001 in the file, 0.002 now". */
-function samplerDifference(old: Record<string, unknown>, now: Record<string, unknown>): string | undefined {
+export function samplerDifference(old: Record<string, unknown>, now: Record<string, unknown>): string | undefined {
   for (const key of new Set([...Object.keys(now), ...Object.keys(old)])) {
     if (JSON.stringify(old[key]) !== JSON.stringify(now[key]))
       return `sampler.${key} is ${JSON.stringify(old[key]) ?? "absent"} there and ${JSON.stringify(now[key]) ?? "absent"} in this run`;
@@ -234,7 +321,10 @@ export async function runSweep(host: Host, options: SweepOptions): Promise<Sweep
   if (!(await host.exists(dataPath)))
     throw new SweepError(`data: token file ${dataPath} does not exist (expected mix, prose, code — the run's held-out sets — or the path of a token file)`);
   // The output is checked before any work: not one of the inputs, and writable.
-  const out = options.out ?? `${run}/sweep.jsonl`;
+  const { shard } = options;
+  if (shard && !(Number.isSafeInteger(shard.count) && shard.count >= 1 && Number.isSafeInteger(shard.index) && shard.index >= 0 && shard.index < shard.count))
+    throw new SweepError(`shard: expected 0 <= index < count, got index ${shard.index} of ${shard.count}`);
+  const out = options.out ?? defaultSweepOut(run, shard);
   const real = (path: string) => (host.realPath ? host.realPath(path) : Promise.resolve(path));
   for (const [what, path] of [["sampler file", options.sampler], ["data", dataPath]])
     if ((await real(path)) === (await real(out))) throw new SweepError(`out: ${out} is the sweep's ${what}; writing rows there would destroy it: give another --out`);
@@ -256,11 +346,26 @@ export async function runSweep(host: Host, options: SweepOptions): Promise<Sweep
   if (selectors.length === 0) throw new SweepError("restrict: expected at least one selector");
   checkSelectors(selectors, first.checkpoint.model, steps[0]);
 
+  const header: ShardHeader | undefined = shard && {
+    format: SHARD_FORMAT, shard: shard.index + 1, of: shard.count, steps, selectors, data: dataName, data_hash: dataHash, sampler: recorded,
+  };
+  const headerLine = header ? JSON.stringify(header) + "\n" : "";
+
   // The output file: rows of earlier runs of this sweep, which must share its sampler and data.
   const existing = new Map<string, { row: SweepRow; line: number }>();
   let fileText = "";
+  let fresh = true; // no header written yet
   if (await host.exists(out)) {
     const parsed = parseRows(await host.readText(out), out);
+    if (parsed.header && !header)
+      throw new SweepError(`${out} is shard ${parsed.header.shard} of ${parsed.header.of} of a sharded sweep (llc sweep --shard); combine the shards with llc merge, or give another out file`);
+    if (header && parsed.header) {
+      const differs = SHARD_FIELDS.find((f) => JSON.stringify(parsed.header![f]) !== JSON.stringify(header[f]));
+      if (differs !== undefined)
+        throw new SweepError(`${out}:1 is a shard of another sweep (${differs} is ${JSON.stringify(parsed.header[differs])} there and ${JSON.stringify(header[differs])} in this run); give another out file, or delete this one`);
+      fresh = false;
+    } else if (header && parsed.rows.length > 0)
+      throw new SweepError(`${out} holds rows of an unsharded sweep; a shard writes its own file: give another out file`);
     for (const entry of parsed.rows) {
       const { row, line } = entry;
       const stored = row.sampler !== null && typeof row.sampler === "object" ? (row.sampler as unknown as Record<string, unknown>) : {};
@@ -271,7 +376,7 @@ export async function runSweep(host: Host, options: SweepOptions): Promise<Sweep
         throw new SweepError(`${out}:${line} was made on other data (${JSON.stringify(row.data)}, data_hash ${row.data_hash}; this run's ${JSON.stringify(dataName)} has ${dataHash}); give another out file for each data set`);
       if (!existing.has(pairKey(row.step, row.restrict))) existing.set(pairKey(row.step, row.restrict), entry);
     }
-    fileText = parsed.rows.map((r) => JSON.stringify(r.row) + "\n").join("");
+    fileText = (fresh ? "" : headerLine) + parsed.rows.map((r) => JSON.stringify(r.row) + "\n").join("");
     if (parsed.repaired) await host.writeText(out, fileText); // drop a torn last line before appending
   }
   const append = async (line: string) => {
@@ -281,8 +386,12 @@ export async function runSweep(host: Host, options: SweepOptions): Promise<Sweep
     else await host.writeText(out, fileText);
   };
 
-  const total = steps.length * selectors.length;
-  const done = steps.reduce((n, s) => n + selectors.filter((r) => existing.has(pairKey(s, r))).length, 0);
+  if (header && fresh) await append(headerLine);
+  // This run's cells, in the single sweep's order: every (step, selector), or this shard's 1/N of them.
+  const cells = steps.flatMap((step) => selectors.map((restrict) => ({ step, restrict })))
+    .filter((_, i) => !shard || shardOfCell(i, shard.count) === shard.index);
+  const total = cells.length;
+  const done = cells.filter((c) => existing.has(pairKey(c.step, c.restrict))).length;
   if (done > 0) options.onResume?.(done, total, out);
 
   const variant = options.variant ?? "simd";
@@ -293,12 +402,14 @@ export async function runSweep(host: Host, options: SweepOptions): Promise<Sweep
   const rows = new Map<string, SweepRow>();
   let estimated = 0, index = 0;
   for (const step of steps) {
-    const { path, bytes, checkpoint } = first ?? (await loadCheckpoint(step));
+    const mine = cells.filter((c) => c.step === step).map((c) => c.restrict);
+    if (mine.length === 0) continue; // none of this shard's cells is at this step: its checkpoint is not read
+    const { path, bytes, checkpoint } = (first?.path === runFiles(run).checkpoint(step) ? first : undefined) ?? (await loadCheckpoint(step));
     first = undefined;
     checkSelectors(selectors, checkpoint.model, step);
     const checkpointHash = fingerprint(bytes);
     const weights = readSafetensors(bytes, path).tensors;
-    for (const restrict of selectors) {
+    for (const restrict of mine) {
       const pair = { step, restrict, index: index++, total };
       const job = fingerprint(encoder.encode(SWEEP_FORMAT), encoder.encode(samplerJson), encoder.encode(restrict), bytes, dataBytes);
       const previous = existing.get(pairKey(step, restrict));

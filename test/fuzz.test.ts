@@ -20,6 +20,8 @@ import { parseConfigText, parseJsonConfig, parseSamplerConfig } from "../src/con
 import { readTokenSplit, writeTokenSplit, buildTokenDataset } from "../src/data/tokens.ts";
 import { trainTokenizer, tokenizerFromJSON, tokenizerToJSON } from "../src/data/tokenizer.ts";
 import { parseRows, parseSweepSampler } from "../src/sweep.ts";
+import { mergeShards } from "../src/sweep-merge.ts";
+import type { Host } from "../src/platform/host.ts";
 import { logLinesUpTo, parseTrainConfig, DEFAULT_TRAIN_CONFIG } from "../src/train-job.ts";
 import { decodeOptimizerState, encodeOptimizerState } from "../src/train.ts";
 import { readCheckpoint } from "../src/analysis/heads.ts";
@@ -208,6 +210,16 @@ test("train configs", () => fuzz("train config", [trainConfigSeed], (bytes) => p
 test("sweep sampler files", () => fuzz("sweep sampler", [encoder.encode('{"epsilon": 0.001, "gamma": 200, "nbeta": 30, "chains": 4, "draws": 200, "batch_size": 32}')], (bytes) => parseSweepSampler(text(bytes), "s.json")));
 
 test("sweep rows (the sweep's state file)", () => fuzz("sweep rows", [sweepSeed], (bytes) => parseRows(text(bytes), "sweep.jsonl")));
+
+const shardHeader = JSON.stringify({ format: "llc-wasm/sweep-shard/1", shard: 1, of: 1, steps: [100, 200], selectors: ["l0h0", "l0h1"], data: "mix", data_hash: "abcd0123", sampler: {} });
+const shardSeed = encoder.encode([shardHeader, ...[100, 200].flatMap((s) => [sweepRow(s, "l0h0"), sweepRow(s, "l0h1")])].map((l) => l.replace('"sampler":"{}"', '"sampler":{}')).join("\n") + "\n");
+
+test("sweep shard files (llc merge)", () => fuzz("sweep shards", [shardSeed], (bytes) => {
+  // A host holding the one mutated shard file in memory; the merge's output stays there too.
+  const files = new Map([["shard.jsonl", text(bytes)]]);
+  const host = { exists: async (p: string) => files.has(p), readText: async (p: string) => files.get(p)!, writeText: async (p: string, t: string) => void files.set(p, t) } as unknown as Host;
+  return mergeShards(host, ["shard.jsonl"], "merged.jsonl");
+}));
 
 test("the training log read on resume", () => fuzz("training log", [logSeed], (bytes) => logLinesUpTo(text(bytes), "log.jsonl", 10)));
 
