@@ -64,7 +64,7 @@ export function signatureFigure(s: SignatureJson): string {
       series,
     };
   });
-  return chartsToSvg(panels, { width: 960, panelHeight: 380, caption: `Legend: head (layer:index), behaviour label (llc heads), k-means cluster of its curve (${s.normalise === "none" ? "not normalised" : `${s.normalise}d`}, log-step grid). ${s.steps.length} checkpoints, steps ${s.steps[0]}–${s.steps[s.steps.length - 1]}.` });
+  return chartsToSvg(panels, { width: 960, panelHeight: 380, caption: `Legend: head (layer:index), llc heads label, k-means cluster of its curve (${s.normalise === "none" ? "not normalised" : `${s.normalise}d`}, log-step grid; ids count across layers). ${s.steps.length} checkpoints, steps ${s.steps[0]}–${s.steps[s.steps.length - 1]}.` });
 }
 
 /**
