@@ -232,19 +232,65 @@ function essOf(v: usize, m: i32, n: i32, means: usize, rho: usize): f64 {
   return total / tau;
 }
 
-/** Scratch the kernels below carve out of one block. */
-class Scratch {
-  split: usize; z: usize; work: usize; idx: usize; tmp: usize; means: usize; rho: usize;
-  constructor(total: i32, m: i32, n: i32) {
-    const f = <usize>total << 3;
-    this.split = alloc(f);
-    this.z = alloc(f);
-    this.work = alloc(f);
-    this.idx = alloc(<usize>total << 2);
-    this.tmp = alloc(<usize>total << 2);
-    this.means = alloc(<usize>(2 * m + 2) << 3);
-    this.rho = alloc(<usize>(n + 2) << 3);
+/**
+ * A block reused by every call, grown (a fresh block) when a call needs more. The
+ * estimator runs the diagnostics after every chain and the engine's heap never frees,
+ * so a fresh block per call grew memory by the traces' size at each chain. Zeroed on
+ * every take, as alloc's fresh blocks are. State of this WebAssembly instance only.
+ */
+class Reusable {
+  at: usize = 0;
+  bytes: usize = 0;
+  /** `bytes` zeroed bytes at a 16-byte-aligned address, or 0 when memory cannot grow to them. */
+  take(bytes: usize): usize {
+    if (bytes > this.bytes) {
+      const block = alloc(bytes);
+      if (block == 0) return 0;
+      this.at = block;
+      this.bytes = bytes;
+    }
+    memory.fill(this.at, 0, bytes);
+    return this.at;
   }
+}
+const SCRATCH = new Reusable();
+const IO = new Reusable();
+
+const padded16 = (bytes: usize): usize => (bytes + 15) & ~(<usize>15);
+
+/** Bytes of the scratch of a run of `total` draws over `m` chains of `n`. */
+function scratchBytes(total: i32, m: i32, n: i32): usize {
+  const f = padded16(<usize>total << 3), ix = padded16(<usize>total << 2);
+  return 4 * f + 2 * ix + padded16(<usize>(2 * m + 2) << 3) + padded16(<usize>(n + 2) << 3);
+}
+
+/** Scratch the kernels below carve out of one reused block (SCRATCH), and the λ̂ trace `v`. */
+class Scratch {
+  split: usize; z: usize; work: usize; idx: usize; tmp: usize; means: usize; rho: usize; v: usize;
+  constructor(total: i32, m: i32, n: i32) {
+    const f = padded16(<usize>total << 3), ix = padded16(<usize>total << 2);
+    let at = SCRATCH.take(scratchBytes(total, m, n));
+    this.split = at; at += f;
+    this.z = at; at += f;
+    this.work = at; at += f;
+    this.v = at; at += f;
+    this.idx = at; at += ix;
+    this.tmp = at; at += ix;
+    this.means = at; at += padded16(<usize>(2 * m + 2) << 3);
+    this.rho = at;
+  }
+}
+
+/**
+ * The inputs and output of diagnosticsRun for `chains` × `draws`, in one reused block:
+ * loss at the address returned, mala `total` f64 after it, out `total` f64 after that
+ * (DG_GLOBAL_WORDS + chains·PC_WORDS f64). Also grows the scratch, so a run that would
+ * not fit is refused here: 0 when memory cannot grow to both.
+ */
+export function diagnosticsIo(chains: i32, draws: i32): usize {
+  const total = max(chains * draws, 1);
+  if (SCRATCH.take(scratchBytes(total, max(chains, 1), max(draws, 1))) == 0) return 0;
+  return IO.take((<usize>(2 * total + DG_GLOBAL_WORDS + chains * PC_WORDS)) << 3);
 }
 
 /** S(0)/γ̂₀ proxy: γ̂₀·τ̂ for one segment, τ̂ = n/ESS (Geyer). */
@@ -405,12 +451,12 @@ function essQuantile(v: usize, m: i32, n: i32, p: f64, s: Scratch): f64 {
 /**
  * Every statistic above for `chains` chains of `draws` draws: `loss` and `mala`
  * [chains][draws] f64 (mala NaN: none), L0 and nβ; writes DG_GLOBAL_WORDS + chains·PC_WORDS
- * f64 at `out` (NaN: not defined, e.g. too few draws). Allocates its scratch.
+ * f64 at `out` (NaN: not defined, e.g. too few draws). Its scratch is one reused block (diagnosticsIo).
  */
 export function diagnosticsRun(loss: usize, mala: usize, chains: i32, draws: i32, initLoss: f64, nbeta: f64, out: usize): void {
   const m = chains, n = draws, total = m * n;
   const s = new Scratch(max(total, 1), max(m, 1), max(n, 1));
-  const v = alloc(<usize>max(total, 1) << 3);
+  const v = s.v;
   for (let i = 0; i < total; i++) st(v, i, nbeta * (ld(loss, i) - initLoss));
   for (let i = 0; i < DG_GLOBAL_WORDS; i++) st(out, i, NaN);
   const half = n >> 1;

@@ -61,9 +61,13 @@ export function diagnosticsWords(engine: Engine, loss: readonly (readonly number
   const chains = loss.length;
   const draws = chains ? Math.min(...loss.map((l) => l.length)) : 0;
   const total = Math.max(1, chains * draws);
-  const lossPtr = engine.allocF64(total), malaPtr = engine.allocF64(total);
   const words = moduleConstant(engine, "DG_GLOBAL_WORDS") + chains * moduleConstant(engine, "PC_WORDS");
-  const out = engine.allocF64(words);
+  // One block the module reuses for every call (the estimator calls this after every chain).
+  // At most 56 bytes a draw (inputs 16, scratch 40) and the output words: refused, in the engine's words, if that cannot fit.
+  engine.reserve(56 * total + 8 * words + 512, `the convergence diagnostics of ${chains} chains × ${draws} draws`);
+  const lossPtr = engine.kernels.diagnosticsIo(chains, draws) >>> 0; // an address: u32
+  if (lossPtr === 0) throw new Error(`diagnostics: the engine could not grow its memory by the ${56 * total + 8 * words + 512} bytes it reserved`);
+  const malaPtr = lossPtr + total * 8, out = malaPtr + total * 8;
   const l = engine.f64(lossPtr, total), a = engine.f64(malaPtr, total);
   for (let c = 0; c < chains; c++)
     for (let d = 0; d < draws; d++) {

@@ -222,4 +222,17 @@ test("verdictLine: the CLI's and the page's one line", () => {
   assert.is(verdictLine({}), "no diagnostics in this result");
 });
 
+test("repeated diagnostics reuse one block: the heap stops growing (the estimator runs them after every chain)", async () => {
+  const random = mulberry32(11);
+  const loss = Array.from({ length: 4 }, () => Array.from({ length: 2000 }, () => random()));
+  const mala = loss.map((c) => c.map(() => 0.9));
+  const first = diagnosticsWords(engine, loss, mala, 0.5, 10);
+  const top = engine.kernels.heapTop() >>> 0;
+  for (let i = 0; i < 5; i++) assert.equal(diagnosticsWords(engine, loss, mala, 0.5, 10), first, "the same words every call");
+  // What still grows is small objects of the stub runtime (the Scratch record, per-chain count
+  // arrays, heapTop's 16-byte probe): ~470 B a run here. A fresh block per run grew ~465 KB a run
+  // (the traces' 56 B × 8000 draws), so 1 KiB a run tells the two apart with room either side.
+  assert.ok((engine.kernels.heapTop() >>> 0) - top <= 5 * 1024, `heap grew by ${(engine.kernels.heapTop() >>> 0) - top} bytes over 5 runs`);
+});
+
 test.run();
