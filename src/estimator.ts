@@ -78,7 +78,6 @@ export interface EstimateSummary {
   /** Chains that ran all their draws (the healthy ones). */
   chains_completed: number;
   /** Present when a chain diverged: how many chains llc/mean, llc/std, llc/means and mala_accept/mean are over. */
-  "llc/chains_used"?: number;
   /** Present when a chain diverged: each diverged chain, where, and its error. */
   diverged_chains?: Divergence[];
   config: EstimateConfig;
@@ -171,8 +170,8 @@ export function sampleStd(xs: readonly number[]): number | null {
  * Summarize chain traces (chains 0, 1, … in order) into devinterp's result keys. A
  * diverged chain keeps its traces (the loss ends with its non-finite value, which
  * JSON writes as null) and its llc-chain/{i} is null; llc/mean, llc/std, llc/means,
- * llc/stds and mala_accept/mean are over the healthy chains, whose number
- * `llc/chains_used` and the `diverged_chains` list are written when any diverged.
+ * llc/stds and mala_accept/mean are over the healthy chains, whose number is
+ * chains_completed; the `diverged_chains` list is written when any diverged.
  */
 export function summarize(traces: ChainTraces[], initLoss: number, nbeta: number, config: EstimateConfig, variant: string, status: EstimateResult["status"], engine: Engine, initLossSe: number | null): EstimateResult {
   const healthy = traces.filter((t) => !t.diverged);
@@ -211,7 +210,7 @@ export function summarize(traces: ChainTraces[], initLoss: number, nbeta: number
     status,
     ...(diverged.length ? { error: diverged[0].error } : {}),
     chains_completed: healthy.length,
-    ...(diverged.length ? { "llc/chains_used": healthy.length, diverged_chains: diverged } : {}),
+    ...(diverged.length ? { diverged_chains: diverged } : {}),
     config,
     engine: { name: ENGINE_NAME, version: ENGINE_VERSION, variant },
   } as EstimateResult;

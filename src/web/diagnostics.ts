@@ -105,7 +105,7 @@ export function resultWarnings(result: {
   const diverged = result.diverged_chains ?? [];
   if (diverged.length)
     out.push({ kind: "diverged", title: `${diverged.length} chain(s) diverged`,
-      text: `chain(s) ${diverged.map((d) => d.chain).join(", ")} diverged (${diverged[0].error}); λ̂ is over the ${result.chains_completed} healthy chain(s) (llc/chains_used)` });
+      text: `chain(s) ${diverged.map((d) => d.chain).join(", ")} diverged (${diverged[0].error}); λ̂ is over the ${result.chains_completed} healthy chain(s) (chains_completed)` });
   const healthy = result["llc/trace"].filter((_, c) => !diverged.some((d) => d.chain === c));
   const trend = trendCheck(healthy);
   if (trend?.trending)

@@ -598,7 +598,7 @@ function finish(result: EstimateResult | undefined, state: State, label: string,
     const message = error?.message ?? result.error ?? "";
     showWarning("A chain diverged", message, /[.!]$/.test(message) ? " " : ". ", error
       ? "The draws before it are kept in the charts and the result (status \"error\")."
-      : `The other chains ran: λ̂ is over the ${result.chains_completed} healthy chain(s) (status "diverged", llc/chains_used).`);
+      : `The other chains ran: λ̂ is over the ${result.chains_completed} healthy chain(s) (status "diverged", chains_completed).`);
   } else if (error) {
     ui.status.textContent = `Failed after ${seconds(total)}.`;
     showError(error, "The run failed");
